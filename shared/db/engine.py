@@ -1,0 +1,86 @@
+"""Creating the async engine for a database target, with SQLite set up for concurrent use."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from sqlalchemy import Connection, event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from shared.db.url import DatabaseTarget, parse_database_url
+from shared.errors import DatabaseUnavailableError
+
+__all__ = ["create_engine", "describe_connection_error", "engine_for_url"]
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # WAL lets readers run beside the single writer; foreign keys are off by default in SQLite.
+    # The driver's own implicit BEGIN is turned off so `_begin_sqlite` decides how to begin.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def _begin_sqlite(conn: Connection) -> None:
+    # A writer asks for BEGIN IMMEDIATE (execution option `sqlite_immediate=True`): taking the
+    # write lock up front avoids SQLite's read-then-upgrade deadlock between two writers.
+    immediate = conn.get_execution_options().get("sqlite_immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def create_engine(target: DatabaseTarget, **engine_kwargs: Any) -> AsyncEngine:
+    """An AsyncEngine for `target`. Creates the SQLite file's folder if it is missing."""
+    if target.is_sqlite:
+        assert target.sqlite_path is not None
+        target.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(target.async_url, **engine_kwargs)
+        event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        event.listen(engine.sync_engine, "begin", _begin_sqlite)
+        return engine
+    engine_kwargs.setdefault("pool_pre_ping", True)
+    engine_kwargs.setdefault("pool_size", 10)
+    engine_kwargs.setdefault("connect_args", {"timeout": 10})
+    return create_async_engine(target.async_url, **engine_kwargs)
+
+
+def engine_for_url(raw_url: str, **engine_kwargs: Any) -> AsyncEngine:
+    return create_engine(parse_database_url(raw_url), **engine_kwargs)
+
+
+def describe_connection_error(
+    exc: BaseException, target: DatabaseTarget
+) -> DatabaseUnavailableError:
+    """Turn a driver's connection failure into one line a user can act on (no secrets)."""
+    where = (
+        f"SQLite file {target.sqlite_path}"
+        if target.is_sqlite
+        else f"Postgres at {target.async_url.host}:{target.async_url.port or 5432}"
+        f"/{target.async_url.database}"
+    )
+    root: BaseException = exc
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        root = exc.orig
+    text = str(root).splitlines()[0] if str(root) else type(root).__name__
+    name = type(root).__name__
+    if "password authentication failed" in text or name == "InvalidPasswordError":
+        reason = "the user name or password was refused"
+    elif isinstance(root, ConnectionRefusedError | socket.gaierror) or "refused" in text.lower():
+        reason = "nothing is listening there (is the server running?)"
+    elif isinstance(root, TimeoutError):
+        reason = "the connection timed out"
+    elif "does not exist" in text or isinstance(exc, OperationalError | InterfaceError | OSError):
+        reason = text
+    else:
+        reason = f"{name}: {text}"
+    return DatabaseUnavailableError(
+        f"cannot connect to {where}: {reason}; check SWITCHBOARD_DATABASE_URL"
+    )

@@ -1,0 +1,36 @@
+"""Errors whose message a user or a model reads: each says what is wrong and what to do."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DatabaseUnavailableError",
+    "NotFoundError",
+    "SchemaVersionError",
+    "SwitchboardError",
+    "ValidationFailedError",
+]
+
+
+class SwitchboardError(Exception):
+    """Base of every error that is safe to show as it is: no secrets, no stack trace."""
+
+
+class ConfigError(SwitchboardError):
+    """A setting is malformed or missing."""
+
+
+class DatabaseUnavailableError(SwitchboardError):
+    """The database could not be reached or refused our credentials."""
+
+
+class SchemaVersionError(SwitchboardError):
+    """The database schema is not the one this version of Switchboard expects."""
+
+
+class NotFoundError(SwitchboardError):
+    """An object does not exist in the caller's tenant (it may exist in another one)."""
+
+
+class ValidationFailedError(SwitchboardError):
+    """Input was rejected before it reached storage."""

@@ -1,0 +1,101 @@
+"""Fixtures every test may use: a migrated store on SQLite or on a fresh Postgres database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from shared.config import get_settings
+from shared.db.database import Database
+from shared.db.migrate import upgrade
+from tests.services import POSTGRES_URL, require
+
+TEMPLATE_DB = "switchboard_template"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test reads the developer's .env or writes to their data directory."""
+    for key in list(__import__("os").environ):
+        if key.startswith("SWITCHBOARD_") and not key.startswith(
+            ("SWITCHBOARD_TEST_", "SWITCHBOARD_REQUIRE_")
+        ):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("SWITCHBOARD_DATABASE_URL", f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store.sqlite3'}"
+
+
+@pytest.fixture
+async def sqlite_db(sqlite_url: str) -> AsyncIterator[Database]:
+    db = Database.from_url(sqlite_url)
+    await upgrade(db.engine)
+    yield db
+    await db.dispose()
+
+
+def _admin_url() -> str:
+    return make_url(POSTGRES_URL).set(database="postgres").render_as_string(hide_password=False)
+
+
+_template_ready = False
+
+
+async def _ensure_template() -> None:
+    """Migrate a template database once per session; each test clones it (fast, isolated)."""
+    global _template_ready
+    if _template_ready:
+        return
+    admin = Database.from_url(_admin_url(), isolation_level="AUTOCOMMIT")
+    async with admin.engine.connect() as conn:
+        await conn.execute(sa.text(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)"))
+        await conn.execute(sa.text(f"CREATE DATABASE {TEMPLATE_DB}"))
+    await admin.dispose()
+    template_url = make_url(POSTGRES_URL).set(database=TEMPLATE_DB)
+    template = Database.from_url(template_url.render_as_string(hide_password=False))
+    await upgrade(template.engine)
+    await template.dispose()
+    _template_ready = True
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A freshly migrated Postgres database of this test's own, dropped afterwards."""
+    require(POSTGRES_URL, "PostgreSQL")
+    await _ensure_template()
+    name = f"sb_test_{uuid.uuid4().hex[:12]}"
+    admin = Database.from_url(_admin_url(), isolation_level="AUTOCOMMIT")
+    async with admin.engine.connect() as conn:
+        await conn.execute(sa.text(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}"))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.engine.connect() as conn:
+            await conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        await admin.dispose()
+
+
+@pytest.fixture
+async def postgres_db(postgres_url: str) -> AsyncIterator[Database]:
+    db = Database.from_url(postgres_url)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def any_db(request: pytest.FixtureRequest) -> AsyncIterator[Database]:
+    """The same test on SQLite and on Postgres."""
+    name = "sqlite_db" if request.param == "sqlite" else "postgres_db"
+    yield request.getfixturevalue(name)

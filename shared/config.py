@@ -54,6 +54,15 @@ class Settings(BaseSettings):
     supabase_key: SecretStr | None = Field(
         default=None, description="Supabase API key (service role, or a user's JWT)"
     )
+    supabase_jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="Supabase Auth JWT secret (HS256 projects), to accept users' tokens over HTTP",
+    )
+    supabase_jwks_url: str | None = Field(
+        default=None,
+        description="JWKS of Supabase Auth (asymmetric keys); default: "
+        "SUPABASE_URL/auth/v1/.well-known/jwks.json",
+    )
     tenant: str | None = Field(
         default=None,
         description="Tenant (name or id) a stdio server serves; unset: the 'demo' tenant",

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from servers.cli import db, tenants
+from servers.cli import db, keys, tenants
 from servers.cli.common import echo_json
 from shared.config import default_data_dir, get_settings
 from shared.errors import SwitchboardError
@@ -24,6 +24,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(tenants.app, name="tenants")
+app.add_typer(keys.app, name="keys")
 
 _debug = False
 
@@ -39,6 +40,8 @@ def _root(
         level=logging.DEBUG if debug else get_settings().log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Alembic narrates every step at INFO; a user wants the one-line result we print.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 @app.command("config")

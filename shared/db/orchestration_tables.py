@@ -12,8 +12,10 @@ from shared.db.metadata import NOW, created_at, id_column, metadata, tenant_colu
 from shared.db.types import JSONB, TEXT_ARRAY, UUID, UtcDateTime
 
 __all__ = [
+    "api_keys",
     "audit_log",
     "event_queue",
+    "external_mappings",
     "external_tool_configs",
     "mcp_servers",
     "workflow_definitions",
@@ -102,7 +104,29 @@ external_tool_configs = sa.Table(
     sa.Column("error_count", sa.Integer(), server_default=sa.text("0")),
     created_at(),
     updated_at(),
+    # additive
+    sa.Column("settings", JSONB),  # per-platform options: ClickUp lists and field ids, zone...
     sa.UniqueConstraint("tenant_id", "tool_name"),
+)
+
+# Which external object (a ClickUp task, ...) stands for which CRM record, so a retry or a
+# re-sync updates the same object instead of creating a second one.
+external_mappings = sa.Table(
+    "external_mappings",
+    metadata,
+    id_column(),
+    tenant_column(),
+    sa.Column("crm_entity", sa.Text(), nullable=False),  # accounts | deals | contacts
+    sa.Column("crm_id", sa.Text(), nullable=False),
+    sa.Column("tool_name", sa.Text(), nullable=False),
+    sa.Column("external_id", sa.Text(), nullable=False),
+    sa.Column("external_url", sa.Text()),
+    sa.Column("last_synced_at", UtcDateTime()),
+    sa.Column("content_hash", sa.Text()),  # of the fields last written, to skip no-op updates
+    created_at(),
+    updated_at(),
+    sa.UniqueConstraint("tenant_id", "tool_name", "crm_entity", "crm_id"),
+    sa.Index(None, "tenant_id", "tool_name", "external_id"),
 )
 
 mcp_servers = sa.Table(
@@ -149,10 +173,27 @@ event_queue = sa.Table(
     sa.Column("chain_depth", sa.Integer(), nullable=False, server_default=sa.text("0")),
     sa.Column("worker_id", sa.Text()),
     sa.Column("heartbeat_at", UtcDateTime()),
+    sa.Column("occurred_at", UtcDateTime()),  # the event's own timestamp, from its publisher
     sa.UniqueConstraint("tenant_id", "event_id"),
-    # The claim query: pending work by priority, then due time.
-    sa.Index("ix_event_queue_claim", "status", "priority", "scheduled_for"),
+    # The claim query: each tenant's pending work by priority, then due time; also lists
+    # the tenants with pending work by skipping through (status, tenant_id).
+    sa.Index("ix_event_queue_claim", "status", "tenant_id", "priority", "scheduled_for"),
     sa.Index(None, "status", "heartbeat_at"),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    id_column(),
+    tenant_column(),
+    sa.Column("key_id", sa.Text(), nullable=False, unique=True),  # public part of the key
+    sa.Column("secret_hash", sa.Text(), nullable=False),  # sha256 of the secret part
+    sa.Column("role", sa.Text(), nullable=False),
+    sa.Column("label", sa.Text()),
+    created_at(),
+    sa.Column("last_used_at", UtcDateTime()),
+    sa.Column("revoked_at", UtcDateTime()),
+    sa.CheckConstraint("role IN ('viewer', 'operator', 'admin')", name="role_valid"),
 )
 
 audit_log = sa.Table(

@@ -16,6 +16,7 @@ from shared.db.crm_tables import (
 )
 from shared.db.metadata import metadata
 from shared.db.orchestration_tables import (
+    api_keys,
     audit_log,
     event_queue,
     external_tool_configs,
@@ -26,6 +27,7 @@ from shared.db.orchestration_tables import (
 
 __all__ = [
     "accounts",
+    "api_keys",
     "activities",
     "ai_lead_qualification",
     "audit_log",

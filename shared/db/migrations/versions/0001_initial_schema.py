@@ -217,6 +217,7 @@ def upgrade() -> None:
         sa.Column("chain_depth", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("worker_id", sa.Text(), nullable=True),
         sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenants.id"],
@@ -230,7 +231,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("event_queue", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_event_queue_claim", ["status", "priority", "scheduled_for"], unique=False
+            "ix_event_queue_claim",
+            ["status", "tenant_id", "priority", "scheduled_for"],
+            unique=False,
         )
         batch_op.create_index(
             batch_op.f("ix_event_queue_status_heartbeat_at"),
@@ -286,6 +289,9 @@ def upgrade() -> None:
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=True,
         ),
+        sa.Column(
+            "settings", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=True
+        ),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenants.id"],
@@ -297,6 +303,50 @@ def upgrade() -> None:
             "tenant_id", "tool_name", name=op.f("uq_external_tool_configs_tenant_id_tool_name")
         ),
     )
+    op.create_table(
+        "external_mappings",
+        sa.Column("id", sa.Uuid(), server_default=GenRandomUuid(), nullable=False),
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("crm_entity", sa.Text(), nullable=False),
+        sa.Column("crm_id", sa.Text(), nullable=False),
+        sa.Column("tool_name", sa.Text(), nullable=False),
+        sa.Column("external_id", sa.Text(), nullable=False),
+        sa.Column("external_url", sa.Text(), nullable=True),
+        sa.Column("last_synced_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("content_hash", sa.Text(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=True,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=True,
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_external_mappings_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_external_mappings")),
+        sa.UniqueConstraint(
+            "tenant_id",
+            "tool_name",
+            "crm_entity",
+            "crm_id",
+            name=op.f("uq_external_mappings_tenant_id_tool_name_crm_entity_crm_id"),
+        ),
+    )
+    with op.batch_alter_table("external_mappings", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_external_mappings_tenant_id_tool_name_external_id"),
+            ["tenant_id", "tool_name", "external_id"],
+            unique=False,
+        )
     op.create_table(
         "mcp_servers",
         sa.Column("id", sa.Uuid(), server_default=GenRandomUuid(), nullable=False),
@@ -869,9 +919,38 @@ def upgrade() -> None:
             ["tenant_id", "kind", "due_at"],
             unique=False,
         )
+    op.create_table(
+        "api_keys",
+        sa.Column("id", sa.Uuid(), server_default=GenRandomUuid(), nullable=False),
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("key_id", sa.Text(), nullable=False),
+        sa.Column("secret_hash", sa.Text(), nullable=False),
+        sa.Column("role", sa.Text(), nullable=False),
+        sa.Column("label", sa.Text(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=True,
+        ),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "role IN ('viewer', 'operator', 'admin')", name=op.f("ck_api_keys_role_valid")
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_api_keys_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
+        sa.UniqueConstraint("key_id", name=op.f("uq_api_keys_key_id")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("api_keys")
 
     with op.batch_alter_table("activities", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_activities_tenant_id_kind_due_at"))
@@ -924,6 +1003,7 @@ def downgrade() -> None:
 
     op.drop_table("workflow_definitions")
     op.drop_table("mcp_servers")
+    op.drop_table("external_mappings")
     op.drop_table("external_tool_configs")
     with op.batch_alter_table("event_queue", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_event_queue_status_heartbeat_at"))

@@ -17,6 +17,13 @@ export SWITCHBOARD_TEST_DATABASE_URL="postgresql://switchboard:${PG_PASSWORD}@12
 export SWITCHBOARD_TEST_REST_DATABASE_URL="postgresql://switchboard:${PG_PASSWORD}@127.0.0.1:${PG_PORT}/switchboard_rest"
 export SWITCHBOARD_TEST_POSTGREST_URL="http://127.0.0.1:${POSTGREST_PORT}"
 export SWITCHBOARD_TEST_JWT_SECRET="$JWT_SECRET"
+N8N_VERSION="2.8.4"
+N8N_PORT=5678
+# Test-only owner of a throwaway local n8n; nothing real is protected by it.
+N8N_OWNER_EMAIL="ci@switchboard.local"
+N8N_OWNER_PASSWORD="Switchboard-ci-1"
+N8N_ENCRYPTION_KEY="switchboard-local-n8n-encryption-key"
+export SWITCHBOARD_TEST_N8N_URL="http://127.0.0.1:${N8N_PORT}"
 
 STARTED_SERVICES=()
 
@@ -94,11 +101,80 @@ CONF
   wait_for 30 "PostgREST" curl -fsS -o /dev/null "$SWITCHBOARD_TEST_POSTGREST_URL/"
 }
 
+n8n_install() {  # prints the n8n executable, installing it into the cache once (~3.5 min)
+  local dir="$CACHE_DIR/n8n-$N8N_VERSION"
+  local bin="$dir/node_modules/.bin/n8n"
+  if [ ! -x "$bin" ]; then
+    log "installing n8n $N8N_VERSION from npm into $dir (first time: several minutes)"
+    mkdir -p "$dir"
+    # xlsx is normally fetched from outside the registries: take its npm republication.
+    cat >"$dir/package.json" <<JSON
+{"private": true, "dependencies": {"n8n": "$N8N_VERSION"},
+ "overrides": {"xlsx": "npm:@e965/xlsx@0.20.2"}}
+JSON
+    npm install --prefix "$dir" --no-audit --no-fund --loglevel=error >&2 || return 1
+  fi
+  echo "$bin"
+}
+
+n8n_api_ok() {  # n8n_api_ok KEY: the public API accepts the key
+  curl -fsS -o /dev/null -H "X-N8N-API-KEY: $1" "$SWITCHBOARD_TEST_N8N_URL/api/v1/workflows?limit=1"
+}
+
+n8n_rest() (  # n8n_rest METHOD PATH [JSON]: the editor's REST API with the owner's cookie
+  umask 077  # the cookie jar holds the owner's session
+  curl -fsS -b "$CACHE_DIR/n8n-cookies" -c "$CACHE_DIR/n8n-cookies" -X "$1" \
+    -H 'Content-Type: application/json' ${3:+--data "$3"} "$SWITCHBOARD_TEST_N8N_URL$2"
+)
+
+n8n_create_api_key() {  # owner set-up (or login), then a new API key with every scope
+  local scopes
+  if ! n8n_rest POST /rest/owner/setup "{\"email\":\"$N8N_OWNER_EMAIL\",\"firstName\":\"CI\",\"lastName\":\"Switchboard\",\"password\":\"$N8N_OWNER_PASSWORD\"}" >/dev/null 2>&1; then
+    n8n_rest POST /rest/login "{\"emailOrLdapLoginId\":\"$N8N_OWNER_EMAIL\",\"password\":\"$N8N_OWNER_PASSWORD\"}" >/dev/null || return 1
+  fi
+  scopes=$(n8n_rest GET /rest/api-keys/scopes | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["data"]))') || return 1
+  n8n_rest POST /rest/api-keys "{\"label\":\"switchboard-ci-$(date +%s)\",\"expiresAt\":null,\"scopes\":$scopes}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["rawApiKey"])'
+}
+
+start_n8n() {
+  local key_file="$CACHE_DIR/n8n-api-key" bin key data="$CACHE_DIR/n8n-data"
+  if ! curl -fsS -o /dev/null "$SWITCHBOARD_TEST_N8N_URL/healthz" 2>/dev/null; then
+    bin=$(n8n_install) || { log "n8n install failed"; return 1; }
+    mkdir -p "$data"
+    log "starting n8n $N8N_VERSION on port $N8N_PORT"
+    : >"$CACHE_DIR/n8n.log"
+    N8N_USER_FOLDER="$data" N8N_LISTEN_ADDRESS=127.0.0.1 N8N_HOST=127.0.0.1 N8N_PORT=$N8N_PORT \
+      N8N_PROTOCOL=http WEBHOOK_URL="$SWITCHBOARD_TEST_N8N_URL/" DB_TYPE=sqlite \
+      N8N_ENCRYPTION_KEY="$N8N_ENCRYPTION_KEY" N8N_DIAGNOSTICS_ENABLED=false \
+      N8N_VERSION_NOTIFICATIONS_ENABLED=false N8N_PERSONALIZATION_ENABLED=false \
+      N8N_TEMPLATES_ENABLED=false N8N_DIAGNOSTICS_CONFIG_FRONTEND= N8N_DIAGNOSTICS_CONFIG_BACKEND= \
+      N8N_SECURE_COOKIE=false N8N_COMMUNITY_PACKAGES_ENABLED=false \
+      N8N_LICENSE_AUTO_RENEW_ENABLED=false N8N_PUBLIC_API_SWAGGERUI_DISABLED=true \
+      N8N_DISABLE_UI=true nohup "$bin" start >"$CACHE_DIR/n8n.log" 2>&1 &
+    echo $! >"$CACHE_DIR/n8n.pid"
+    STARTED_SERVICES+=("n8n")
+    # /healthz/readiness can answer 200 before n8n is ready: wait for its own log line.
+    wait_for 120 "n8n" grep -q "Editor is now accessible" "$CACHE_DIR/n8n.log" || {
+      tail -20 "$CACHE_DIR/n8n.log" >&2
+      return 1
+    }
+  fi
+  if [ -s "$key_file" ] && n8n_api_ok "$(cat "$key_file")"; then
+    key=$(cat "$key_file")
+  else
+    key=$(n8n_create_api_key) || { log "n8n owner/API key set-up failed"; return 1; }
+    (umask 077 && printf '%s' "$key" >"$key_file")
+  fi
+  export SWITCHBOARD_TEST_N8N_API_KEY="$key"
+}
+
 stop_started_services() {
   local s
   for s in "${STARTED_SERVICES[@]}"; do
     case "$s" in
       postgrest) kill "$(cat "$CACHE_DIR/postgrest.pid")" 2>/dev/null || true ;;
+      n8n) kill "$(cat "$CACHE_DIR/n8n.pid")" 2>/dev/null || true ;;
       postgres) pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" main stop || true ;;
     esac
   done

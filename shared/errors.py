@@ -6,6 +6,7 @@ __all__ = [
     "ConfigError",
     "DatabaseUnavailableError",
     "NotFoundError",
+    "PermissionDeniedError",
     "SchemaVersionError",
     "SwitchboardError",
     "ValidationFailedError",
@@ -34,3 +35,7 @@ class NotFoundError(SwitchboardError):
 
 class ValidationFailedError(SwitchboardError):
     """Input was rejected before it reached storage."""
+
+
+class PermissionDeniedError(SwitchboardError):
+    """The caller is known but may not do this (role, grant or row-level security)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,13 +17,14 @@ from shared.db.database import Database
 from shared.db.migrate import upgrade
 from tests.services import POSTGRES_URL, require
 
-TEMPLATE_DB = "switchboard_template"
+# One template per test session (pid-qualified), so concurrent sessions never race on it.
+TEMPLATE_DB = f"switchboard_template_{os.getpid()}"
 
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """No test reads the developer's .env or writes to their data directory."""
-    for key in list(__import__("os").environ):
+    for key in list(os.environ):
         if key.startswith("SWITCHBOARD_") and not key.startswith(
             ("SWITCHBOARD_TEST_", "SWITCHBOARD_REQUIRE_")
         ):
@@ -70,6 +73,20 @@ async def _ensure_template() -> None:
     _template_ready = True
 
 
+async def _drop_template() -> None:
+    admin = Database.from_url(_admin_url(), isolation_level="AUTOCOMMIT")
+    async with admin.engine.connect() as conn:
+        await conn.execute(sa.text(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)"))
+    await admin.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _template_cleanup() -> Iterator[None]:
+    yield
+    if _template_ready:
+        asyncio.run(_drop_template())
+
+
 @pytest.fixture
 async def postgres_url() -> AsyncIterator[str]:
     """A freshly migrated Postgres database of this test's own, dropped afterwards."""
@@ -95,7 +112,12 @@ async def postgres_db(postgres_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def any_db(request: pytest.FixtureRequest) -> AsyncIterator[Database]:
-    """The same test on SQLite and on Postgres."""
+def any_db(request: pytest.FixtureRequest) -> Database:
+    """The same test on SQLite and on Postgres.
+
+    A plain (sync) fixture on purpose: pytest-asyncio resolves the async fixture it asks for
+    in its own loop, which an async fixture calling getfixturevalue could not.
+    """
     name = "sqlite_db" if request.param == "sqlite" else "postgres_db"
-    yield request.getfixturevalue(name)
+    db: Database = request.getfixturevalue(name)
+    return db

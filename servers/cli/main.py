@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from servers.cli import db, keys, tenants
+from servers.cli import db, events, executions, keys, mcp, templates, tenants, worker, workflows
 from servers.cli.common import echo_json
 from shared.config import default_data_dir, get_settings
 from shared.errors import SwitchboardError
@@ -24,7 +24,13 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(tenants.app, name="tenants")
+app.add_typer(mcp.app, name="mcp")
 app.add_typer(keys.app, name="keys")
+app.add_typer(workflows.app, name="workflows")
+app.add_typer(executions.app, name="executions")
+app.add_typer(events.app, name="events")
+app.add_typer(templates.app, name="templates")
+app.command("worker")(worker.worker_command)
 
 _debug = False
 

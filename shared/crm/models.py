@@ -14,11 +14,11 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "AccountDetail",
+    "AccountSummary",
     "Activity",
     "ActivityKind",
     "ActorKind",
-    "AccountDetail",
-    "AccountSummary",
     "Campaign",
     "CampaignChannel",
     "CampaignKind",

@@ -91,6 +91,9 @@ accounts = sa.Table(
     sa.Index(None, "tenant_id", "lead_score"),
     sa.Index(None, "tenant_id", "gmb_rating"),
     sa.Index(None, "tenant_id", "updated_at"),
+    # search_prospects sorts by name and by review count too
+    sa.Index(None, "tenant_id", "name"),
+    sa.Index(None, "tenant_id", "gmb_review_count"),
 )
 
 contacts = sa.Table(

@@ -27,9 +27,9 @@ from shared.db.orchestration_tables import (
 
 __all__ = [
     "accounts",
-    "api_keys",
     "activities",
     "ai_lead_qualification",
+    "api_keys",
     "audit_log",
     "campaigns",
     "contacts",

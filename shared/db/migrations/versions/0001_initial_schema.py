@@ -131,6 +131,16 @@ def upgrade() -> None:
             ["tenant_id", "updated_at"],
             unique=False,
         )
+        batch_op.create_index(
+            batch_op.f("ix_accounts_tenant_id_name"),
+            ["tenant_id", "name"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_accounts_tenant_id_gmb_review_count"),
+            ["tenant_id", "gmb_review_count"],
+            unique=False,
+        )
 
     op.create_table(
         "audit_log",
@@ -1015,6 +1025,8 @@ def downgrade() -> None:
 
     op.drop_table("audit_log")
     with op.batch_alter_table("accounts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_accounts_tenant_id_gmb_review_count"))
+        batch_op.drop_index(batch_op.f("ix_accounts_tenant_id_name"))
         batch_op.drop_index(batch_op.f("ix_accounts_tenant_id_updated_at"))
         batch_op.drop_index(batch_op.f("ix_accounts_tenant_id_lifecycle_stage_lead_score"))
         batch_op.drop_index(batch_op.f("ix_accounts_tenant_id_lead_score"))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import sqlalchemy as sa
 
@@ -40,10 +42,11 @@ async def test_only_a_hash_of_the_secret_is_stored(sqlite_db: Database) -> None:
         lambda t: "",
     ],
 )
-async def test_wrong_or_malformed_keys_are_refused(sqlite_db: Database, mangle: object) -> None:
+async def test_wrong_or_malformed_keys_are_refused(
+    sqlite_db: Database, mangle: Callable[[str], str]
+) -> None:
     tenant = await create_tenant(sqlite_db, "acme")
     issued = await create_api_key(sqlite_db, tenant.id, Role.ADMIN)
-    assert callable(mangle)
     assert await verify_api_key(sqlite_db, mangle(issued.token)) is None
 
 

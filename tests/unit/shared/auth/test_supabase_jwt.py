@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
 
 from shared.auth.principal import Role
 from shared.auth.supabase_jwt import SupabaseJwtVerifier
@@ -62,14 +63,14 @@ async def test_bad_tokens_are_refused() -> None:
     expired = jwt.encode(claims(tenant, exp=int(time.time()) - 10), SECRET, algorithm="HS256")
     wrong_audience = jwt.encode(claims(tenant, aud="anon"), SECRET, algorithm="HS256")
     wrong_issuer = jwt.encode(claims(tenant, iss="https://evil/auth/v1"), SECRET, algorithm="HS256")
-    unsigned = jwt.encode(claims(tenant), None, algorithm="none")
+    unsigned = jwt.encode(claims(tenant), "", algorithm="none")
     for token in (wrong_secret, expired, wrong_audience, wrong_issuer, unsigned, "garbage"):
         assert await verifier.verify(token) is None, token
 
 
 async def test_asymmetric_token_is_checked_against_the_projects_jwks() -> None:
     private_key = ec.generate_private_key(ec.SECP256R1())
-    public_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(private_key.public_key()))
+    public_jwk = json.loads(ECAlgorithm.to_jwk(private_key.public_key()))
     public_jwk.update({"kid": "key-1", "alg": "ES256", "use": "sig"})
     fetched: list[str] = []
 

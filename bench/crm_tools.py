@@ -1,0 +1,278 @@
+"""Per-call latency of the CRM MCP tools through the in-memory MCP client.
+
+For each store size and backend: p50/p95 of `search_prospects`, `get_account` and a
+`query_crm` aggregation on the demo tenant, printed beside a bare MCPServer tool that returns
+a constant (the framework floor) measured in the same run. Targets (issue 3): p95 of
+search_prospects and get_account within 5 ms of the floor at 100k accounts, under 50 ms at 1M.
+
+Stores are seeded once with the demo generator (one tenant holding every account) and
+reused by later runs: SQLite files under --work-dir, Postgres databases `sb_bench_crm_<N>`
+on the server of --postgres-url (--fresh re-seeds).
+
+    uv run python bench/crm_tools.py --accounts 100000 --backend sqlite postgres
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from mcp import Client
+from mcp.server.mcpserver import MCPServer
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from orchestration.events.crm_sink import CrmEventSink
+from servers.mcp.common.caller import CallerContext, Role, StaticCallerResolver
+from servers.mcp.common.state import AppState
+from servers.mcp.crm import build_crm_server
+from shared.config import Settings
+from shared.crm.models import ProspectSearch
+from shared.crm.repository import CrmRepository
+from shared.crm.sql import SqlCrmRepository
+from shared.db.database import Database
+from shared.db.migrate import current_revision, upgrade
+from shared.db.schema import accounts, tenants
+from shared.demo.plan import DemoParams
+from shared.demo.seed import seed_demo
+
+DEFAULT_PG = os.environ.get(
+    "SWITCHBOARD_TEST_DATABASE_URL",
+    "postgresql://switchboard:switchboard@127.0.0.1:5432/switchboard_test",
+)
+SEARCH_ARGS: dict[str, Any] = {
+    "industry": "dentist",
+    "city": "Austin",
+    "rating_min": 4.0,
+    "lifecycle_stage": ["prospect", "lead"],
+    "limit": 25,
+}
+QUERY_ARGS: dict[str, Any] = {
+    "entity": "deals",
+    "filters": [{"field": "stage", "op": "eq", "value": "won"}],
+    "time_bucket": {"field": "closed_at", "unit": "month"},
+    "metrics": [{"fn": "sum", "field": "amount"}, {"fn": "count"}],
+}
+
+
+def floor_server() -> MCPServer[Any]:
+    server: MCPServer[Any] = MCPServer("floor")
+
+    @server.tool()
+    async def constant() -> str:  # pyright: ignore[reportUnusedFunction]
+        return "ok"
+
+    return server
+
+
+async def _timed(calls: int, warmup: int, call: Callable[[int], Awaitable[Any]]) -> list[float]:
+    for i in range(warmup):
+        await call(i)
+    samples: list[float] = []
+    for i in range(calls):
+        started = time.perf_counter()
+        await call(i)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def _p(samples: list[float]) -> tuple[float, float]:
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return statistics.median(samples), cuts[94]
+
+
+async def _ensure_seeded(db: Database, size: int, fresh: bool) -> None:
+    if await current_revision(db.engine) is None:
+        await upgrade(db.engine)
+    async with db.engine.connect() as conn:
+        demo = (
+            await conn.execute(sa.select(tenants.c.id).where(tenants.c.name == "demo"))
+        ).scalar()
+        have = 0
+        if demo is not None:
+            have = (
+                await conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(accounts)
+                    .where(accounts.c.tenant_id == demo)
+                )
+            ).scalar_one()
+    if have == size and not fresh:
+        return
+    print(f"  seeding {size:,} accounts (once; reused by later runs)...", file=sys.stderr)
+    started = time.perf_counter()
+    params = DemoParams(seed=1, accounts=size, tenants=1, as_of=datetime.now(UTC))
+    await seed_demo(db, params, replace=True)
+    async with db.engine.connect() as conn:
+        await conn.execute(sa.text("ANALYZE"))  # fresh statistics for the planner
+        await conn.commit()
+    print(f"  seeded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
+async def _postgres_url(base: str, size: int, fresh: bool) -> str:
+    name = f"sb_bench_crm_{size}"
+    admin = Database.from_url(
+        make_url(base).set(database="postgres").render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+    )
+    async with admin.engine.connect() as conn:
+        exists = (
+            await conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        ).scalar()
+        if exists and fresh:
+            await conn.execute(sa.text(f"DROP DATABASE {name} WITH (FORCE)"))
+            exists = None
+        if not exists:
+            await conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    await admin.dispose()
+    return make_url(base).set(database=name).render_as_string(hide_password=False)
+
+
+async def bench_store(
+    url: str, size: int, args: argparse.Namespace
+) -> dict[str, tuple[float, float]]:
+    db = Database.from_url(url)
+    try:
+        await _ensure_seeded(db, size, args.fresh)
+        async with db.engine.connect() as conn:
+            tenant_id = (
+                await conn.execute(sa.select(tenants.c.id).where(tenants.c.name == "demo"))
+            ).scalar_one()
+            ids = [
+                str(row[0])
+                for row in await conn.execute(
+                    sa.select(accounts.c.id).where(accounts.c.tenant_id == tenant_id).limit(20_000)
+                )
+            ]
+        random.Random(7).shuffle(ids)
+
+        async def repository(tenant: uuid.UUID) -> CrmRepository:
+            return SqlCrmRepository(db, tenant, change_sink=CrmEventSink(db, tenant))
+
+        state = AppState(
+            settings=Settings(database_url=url),
+            database=db,
+            resolver=StaticCallerResolver(CallerContext(tenant_id=tenant_id, role=Role.ADMIN)),
+            repository_factory=repository,
+        )
+        results: dict[str, tuple[float, float]] = {}
+        async with Client(floor_server()) as floor, Client(build_crm_server(state=state)) as crm:
+
+            async def constant(_: int) -> None:
+                await floor.call_tool("constant", {})
+
+            async def search(i: int) -> None:
+                result = await crm.call_tool("search_prospects", SEARCH_ARGS)
+                assert not result.is_error, result.content
+
+            async def get(i: int) -> None:
+                result = await crm.call_tool("get_account", {"account_id": ids[i % len(ids)]})
+                assert not result.is_error, result.content
+
+            async def query(i: int) -> None:
+                result = await crm.call_tool("query_crm", QUERY_ARGS)
+                assert not result.is_error, result.content
+
+            direct = await repository(tenant_id)
+            direct_search = ProspectSearch.model_validate({**SEARCH_ARGS, "industry": ["dentist"]})
+
+            async def repo_search(_: int) -> None:
+                await direct.search_accounts(direct_search)
+
+            async def repo_get(i: int) -> None:
+                await direct.get_account(uuid.UUID(ids[i % len(ids)]))
+
+            # Interleave rounds so load spikes on a shared machine hit every series alike.
+            series: dict[str, list[float]] = {
+                "floor": [],
+                "search": [],
+                "get": [],
+                "query": [],
+                "repo_search": [],
+                "repo_get": [],
+            }
+            rounds = 5
+            per_round = max(1, args.calls // rounds)
+            for _ in range(rounds):
+                series["floor"] += await _timed(per_round, 3, constant)
+                series["search"] += await _timed(per_round, 3, search)
+                series["get"] += await _timed(per_round, 3, get)
+                series["query"] += await _timed(max(1, per_round // 4), 1, query)
+                series["repo_search"] += await _timed(per_round, 3, repo_search)
+                series["repo_get"] += await _timed(per_round, 3, repo_get)
+            for name, samples in series.items():
+                results[name] = _p(samples)
+        return results
+    finally:
+        await db.dispose()
+
+
+async def main(args: argparse.Namespace) -> None:
+    print(
+        f"{'backend':<9}{'accounts':>10}  {'tool':<28}{'p50 ms':>8}{'p95 ms':>8}{'p95-floor':>11}"
+    )
+    for size in args.accounts:
+        for backend in args.backend:
+            if backend == "sqlite":
+                args.work_dir.mkdir(parents=True, exist_ok=True)
+                url = f"sqlite:///{args.work_dir / f'crm-bench-{size}.sqlite3'}"
+            else:
+                url = await _postgres_url(args.postgres_url, size, args.fresh)
+            results = await bench_store(url, size, args)
+            floor_p95 = results["floor"][1]
+            labels = {
+                "floor": "bare tool (floor)",
+                "search": "search_prospects",
+                "get": "get_account",
+                "query": "query_crm (won by month)",
+                "repo_search": "  data source alone: search",
+                "repo_get": "  data source alone: get",
+            }
+            for key, label in labels.items():
+                p50, p95 = results[key]
+                delta = (
+                    "" if key == "floor" or key.startswith("repo") else f"{p95 - floor_p95:+.2f}"
+                )
+                print(f"{backend:<9}{size:>10,}  {label:<28}{p50:>8.2f}{p95:>8.2f}{delta:>11}")
+            sys.stdout.flush()
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        nargs="+",
+        default=[100_000],
+        help="store sizes (accounts in the demo tenant); default 100000",
+    )
+    parser.add_argument(
+        "--backend", nargs="+", choices=["sqlite", "postgres"], default=["sqlite", "postgres"]
+    )
+    parser.add_argument("--calls", type=int, default=200, help="timed calls per tool")
+    parser.add_argument(
+        "--work-dir", type=Path, default=Path.home() / ".cache" / "switchboard-ci" / "bench"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=DEFAULT_PG,
+        help="server (any database on it) for the bench databases",
+    )
+    parser.add_argument("--fresh", action="store_true", help="re-seed even if seeded")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))

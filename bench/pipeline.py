@@ -1,0 +1,395 @@
+"""Event pipeline benchmark on Postgres: throughput beside pgqueuer, latency, fairness.
+
+    uv sync --group bench
+    uv run python bench/pipeline.py [--url postgresql://...] [--events 20000]
+
+Creates a throwaway database next to the one in --url (dropped at the end). Workers run
+as separate processes (`switchboard worker`'s own code path) so two workers really use
+two cores. Figures:
+
+- throughput: events/s draining N queued events (claim -> handler -> complete) with 1 and
+  2 worker processes, beside pgqueuer draining N no-op jobs with 1 and 2 processes on the
+  same server in the same run, and the ratio;
+- publish rate: publish() calls/s (validated, deduplicated, one transaction each);
+- latency publish -> handler start for critical events, idle workers and at ~1,000/s;
+- fairness: a small tenant's critical event during another tenant's 10,000-event burst.
+
+The handler is pluggable (--handler module:factory, called with the Database): the
+default no-op records its latency; the workflow engine's handler can be measured too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # pyright: ignore[reportMissingTypeStubs]
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from orchestration.events.models import CustomerEvent, EventPriority  # noqa: E402
+from orchestration.events.publish import publish, publish_in  # noqa: E402
+from orchestration.queue.config import QueueConfig  # noqa: E402
+from orchestration.queue.types import (  # noqa: E402
+    ClaimedEvent,
+    EventHandler,
+    HandlerOutcome,
+    OutcomeKind,
+)
+from shared.db.database import Database  # noqa: E402
+from shared.db.migrate import upgrade  # noqa: E402
+from shared.tenants import create_tenant  # noqa: E402
+
+DEFAULT_URL = os.environ.get(
+    "SWITCHBOARD_TEST_DATABASE_URL",
+    "postgresql://switchboard:switchboard@127.0.0.1:5432/switchboard_test",
+)
+
+
+# -- the worker processes ------------------------------------------------------------------
+
+
+def noop_handler(db: Database) -> EventHandler:
+    """Completes at once; reports publish-to-dispatch latency when the event carries `t`."""
+
+    async def handler(event: ClaimedEvent) -> HandlerOutcome:
+        sent = event.event_data.get("t")
+        result = {"lat_ms": (time.time() - sent) * 1000} if isinstance(sent, float) else None
+        return HandlerOutcome(OutcomeKind.COMPLETED, result=result)
+
+    return handler
+
+
+async def _our_worker(url: str, handler_spec: str, concurrency: int, batch: int) -> None:
+    import anyio
+
+    from orchestration.worker import create_worker
+    from servers.cli.worker import load_handler
+
+    db = Database.from_url(url)
+    handler = noop_handler(db) if handler_spec == "noop" else load_handler(handler_spec, db)
+    config = QueueConfig(concurrency=concurrency, batch_size=batch, poll_interval_s=1.0)
+    worker = create_worker(db, handler, config=config)
+    async with anyio.create_task_group() as tg:
+
+        async def stop_on_term() -> None:
+            with anyio.open_signal_receiver(signal.SIGTERM) as signals:
+                async for _ in signals:
+                    worker.stop()
+                    return
+
+        tg.start_soon(stop_on_term)
+        print("ready", flush=True)
+        await worker.run()
+        tg.cancel_scope.cancel()
+    await db.dispose()
+
+
+async def _pgqueuer_worker(url: str, batch: int) -> None:
+    from pgqueuer.db import AsyncpgDriver
+    from pgqueuer.models import Job
+    from pgqueuer.qm import QueueManager
+    from pgqueuer.queries import Queries
+
+    conn = await asyncpg.connect(url)
+    qm = QueueManager(Queries(AsyncpgDriver(conn)))
+
+    @qm.entrypoint("noop")
+    async def _noop(job: Job) -> None:  # pyright: ignore[reportUnusedFunction]
+        return None
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, qm.shutdown.set)
+    print("ready", flush=True)
+    await qm.run(batch_size=batch)
+    await conn.close()
+
+
+def _spawn(*args: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "_worker", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # wait until it is listening
+    if line.strip() != "ready":
+        proc.kill()
+        raise SystemExit(f"a worker failed to start: {line!r}")
+    return proc
+
+
+def _stop(procs: list[subprocess.Popen[str]]) -> None:
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+# -- measurements --------------------------------------------------------------------------
+
+
+async def _count(conn: asyncpg.Connection, query: str) -> int:
+    value: Any = await conn.fetchval(query)
+    return int(value or 0)
+
+
+async def _last_update(conn: asyncpg.Connection) -> float:
+    value: Any = await conn.fetchval("SELECT max(updated_at) FROM event_queue")
+    return float(value.timestamp())
+
+
+async def _wait_until(conn: asyncpg.Connection, query: str, target: int, limit_s: float) -> None:
+    deadline = time.monotonic() + limit_s
+    while await _count(conn, query) < target:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for: {query}")
+        await asyncio.sleep(0.02)
+
+
+async def _reset(db: Database) -> None:
+    """Empty the queue and vacuum it, so each run starts like a steady-state table rather
+    than behind the previous run's dead index entries (autovacuum's job in production)."""
+    async with db.transaction() as conn:
+        await conn.execute(sa.text("DELETE FROM event_queue"))
+    async with db.engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(sa.text("VACUUM ANALYZE event_queue"))
+
+
+async def _enqueue_ours(db: Database, tenant_id: uuid.UUID, n: int) -> None:
+    async with db.transaction() as conn:  # commits (and NOTIFYs) once, at the end
+        for _ in range(n):
+            await publish_in(conn, CustomerEvent(tenantId=tenant_id, eventType="deal_closed"))
+
+
+async def throughput_ours(
+    db: Database, raw: asyncpg.Connection, url: str, tenant_id: uuid.UUID, n: int,
+    workers: int, handler: str,
+) -> float:  # fmt: skip
+    await _reset(db)
+    procs = [_spawn("ours", url, handler, "100", "50") for _ in range(workers)]
+    try:
+        await _enqueue_ours(db, tenant_id, n)
+        start = time.time()
+        await _wait_until(
+            raw, "SELECT count(*) FROM event_queue WHERE status = 'completed'", n, 600
+        )
+        return n / (await _last_update(raw) - start)
+    finally:
+        _stop(procs)
+
+
+async def throughput_pgqueuer(raw: asyncpg.Connection, url: str, n: int, workers: int) -> float:
+    from pgqueuer.db import AsyncpgDriver
+    from pgqueuer.queries import Queries
+
+    queries = Queries(AsyncpgDriver(raw))
+    if not await queries.schema_is_installed():
+        await queries.install()
+    await raw.execute("DELETE FROM pgqueuer")
+    await raw.execute("VACUUM ANALYZE pgqueuer")
+    procs = [_spawn("pgqueuer", url, "noop", "100", "50") for _ in range(workers)]
+    try:
+        await queries.enqueue(["noop"] * n, [None] * n, [0] * n)
+        start = time.time()
+        deadline = time.monotonic() + 600
+        while await _count(raw, "SELECT count(*) FROM pgqueuer") > 0:
+            if time.monotonic() > deadline:
+                raise SystemExit("pgqueuer did not drain in time")
+            await asyncio.sleep(0.02)
+        return n / (time.time() - start)
+    finally:
+        _stop(procs)
+
+
+async def publish_rate(db: Database, tenant_id: uuid.UUID, n: int, concurrency: int) -> float:
+    await _reset(db)
+
+    async def publisher(count: int) -> None:
+        for _ in range(count):
+            await publish(db, CustomerEvent(tenantId=tenant_id, eventType="lead_qualified"))
+
+    start = time.perf_counter()
+    await asyncio.gather(*(publisher(n // concurrency) for _ in range(concurrency)))
+    return (n // concurrency * concurrency) / (time.perf_counter() - start)
+
+
+async def _latencies(raw: asyncpg.Connection, tenant_id: uuid.UUID) -> list[float]:
+    rows = await raw.fetch(
+        "SELECT (processing_result->>'lat_ms')::float8 AS ms FROM event_queue "
+        "WHERE tenant_id = $1 AND processing_result ? 'lat_ms'",
+        tenant_id,
+    )
+    return sorted(r["ms"] for r in rows)
+
+
+def _pct(values: list[float], p: float) -> float:
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
+
+
+async def latency(
+    db: Database, raw: asyncpg.Connection, url: str, tenant_id: uuid.UUID, *,
+    rate: float, seconds: float, handler: str,
+) -> tuple[float, float, float]:  # fmt: skip
+    """p50/p99 ms publish -> handler start for critical events published at `rate`/s, and
+    the rate the publishers actually achieved."""
+    await _reset(db)
+    procs = [_spawn("ours", url, handler, "50", "50")]
+    try:
+        n = int(rate * seconds)
+        publishers = max(1, int(rate // 25))  # each publish is one commit; many overlap
+        interval = publishers / rate
+
+        async def publisher(count: int) -> None:
+            next_at = time.perf_counter()
+            for _ in range(count):
+                event = CustomerEvent(
+                    tenantId=tenant_id,
+                    eventType="churn_risk_detected",
+                    priority=EventPriority.CRITICAL,
+                    eventData={"t": time.time()},
+                )
+                await publish(db, event)
+                next_at += interval
+                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+
+        began = time.perf_counter()
+        await asyncio.gather(*(publisher(n // publishers) for _ in range(publishers)))
+        total = n // publishers * publishers
+        achieved = total / (time.perf_counter() - began)
+        await _wait_until(
+            raw, "SELECT count(*) FROM event_queue WHERE status = 'completed'", total, 120
+        )
+        values = await _latencies(raw, tenant_id)
+        return _pct(values, 50), _pct(values, 99), achieved
+    finally:
+        _stop(procs)
+
+
+async def fairness(
+    db: Database, raw: asyncpg.Connection, url: str, big: uuid.UUID, small: uuid.UUID,
+    burst: int, handler: str,
+) -> tuple[float, float]:  # fmt: skip
+    """(small tenant's critical latency ms, time to drain the burst s)."""
+    await _reset(db)
+    procs = [_spawn("ours", url, handler, "50", "50")]
+    try:
+        async with db.transaction() as conn:
+            for _ in range(burst):
+                event = CustomerEvent(
+                    tenantId=big, eventType="lead_qualified", priority=EventPriority.CRITICAL
+                )
+                await publish_in(conn, event)
+        start = time.time()  # the burst becomes visible (and NOTIFYs) at this commit
+        await asyncio.sleep(0.05)  # the burst is being worked on
+        critical = CustomerEvent(
+            tenantId=small,
+            eventType="churn_risk_detected",
+            priority=EventPriority.CRITICAL,
+            eventData={"t": time.time()},
+        )
+        await publish(db, critical)
+        await _wait_until(
+            raw, "SELECT count(*) FROM event_queue WHERE status = 'completed'", burst + 1, 300
+        )
+        [small_latency] = await _latencies(raw, small)
+        return small_latency, await _last_update(raw) - start
+    finally:
+        _stop(procs)
+
+
+# -- the run -------------------------------------------------------------------------------
+
+
+async def main(args: argparse.Namespace) -> None:
+    base = make_url(args.url)
+    name = f"sb_bench_{uuid.uuid4().hex[:8]}"
+    admin = base.set(drivername="postgresql", database="postgres")
+    admin_conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
+    await admin_conn.execute(f"CREATE DATABASE {name}")
+    url = base.set(database=name).render_as_string(hide_password=False)
+    plain_url = base.set(drivername="postgresql", database=name).render_as_string(
+        hide_password=False
+    )
+    db = Database.from_url(url)
+    raw = await asyncpg.connect(plain_url)
+    try:
+        await upgrade(db.engine)
+        big = (await create_tenant(db, "big")).id
+        small = (await create_tenant(db, "small")).id
+        n, handler = args.events, args.handler
+        print(f"Postgres {await raw.fetchval('SHOW server_version')}, {os.cpu_count()} CPUs, "
+              f"{n} events, handler {handler}")  # fmt: skip
+        print("\nthroughput (drain N queued events; events/s)")
+        for workers in (1, 2):
+            ours = await throughput_ours(db, raw, url, big, n, workers, handler)
+            theirs = (
+                await throughput_pgqueuer(raw, plain_url, n, workers)
+                if not args.skip_pgqueuer
+                else float("nan")
+            )
+            print(f"  {workers} worker(s): switchboard {ours:8.0f}   pgqueuer {theirs:8.0f}"
+                  f"   ratio {ours / theirs:5.2f}")  # fmt: skip
+        if args.skip_latency:
+            return
+        rate = await publish_rate(db, big, min(n, 5000), 8)
+        print(f"\npublish(): {rate:.0f} events/s (8 concurrent publishers, a commit each)")
+        print("\nlatency publish -> handler start, critical events (ms)")
+        p50, p99, count = await latency(db, raw, url, small, rate=50, seconds=4, handler=handler)
+        print(f"  idle worker ({count:.0f}/s):  p50 {p50:6.2f}  p99 {p99:6.2f}")
+        p50, p99, count = await latency(
+            db, raw, url, small, rate=1000, seconds=args.sustain_s, handler=handler
+        )
+        print(f"  loaded ({count:.0f}/s achieved of 1,000/s): p50 {p50:6.2f}  p99 {p99:6.2f}")
+        small_ms, drain_s = await fairness(db, raw, url, big, small, args.burst, handler)
+        print(
+            f"\nfairness: small tenant's critical event during a {args.burst}-event critical "
+            f"burst of another tenant: {small_ms:.1f} ms (burst drained in {drain_s:.1f} s)"
+        )
+    finally:
+        await raw.close()
+        await db.dispose()
+        await admin_conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin_conn.close()
+
+
+def cli() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_worker":
+        kind, url, handler, concurrency, batch = sys.argv[2:7]
+        if kind == "ours":
+            asyncio.run(_our_worker(url, handler, int(concurrency), int(batch)))
+        else:
+            asyncio.run(_pgqueuer_worker(url, int(batch)))
+        return
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--url", default=DEFAULT_URL, help="Postgres server (a db is created)")
+    parser.add_argument("--events", type=int, default=20_000, help="Events per throughput run")
+    parser.add_argument("--burst", type=int, default=10_000, help="Fairness burst size")
+    parser.add_argument("--sustain-s", type=float, default=5.0, help="Seconds at 1,000/s")
+    parser.add_argument("--handler", default="noop", help="noop, or module:factory")
+    parser.add_argument("--skip-pgqueuer", action="store_true", help="Only our pipeline")
+    parser.add_argument("--skip-latency", action="store_true", help="Throughput only")
+    args: Any = parser.parse_args()
+    asyncio.run(main(args))
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,349 @@
+"""n8n: run workflows through their production webhooks; manage them through the public API.
+
+The public API (`<base>/api/v1`, header `X-N8N-API-KEY`) has no "execute" endpoint, so a
+workflow runs through its Webhook node at `<base>/webhook/<path>`, with header auth
+(credentials `webhook_auth_header` / `webhook_auth_value`) and our idempotency key. Right
+after activation n8n can answer 404 "not registered" for about a second: that answer is
+retried until `activation_grace_s` has passed, and only then reported.
+Credentials: `api_key` (public API), optional webhook header pair.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import stamina
+
+from orchestration.platforms.adapter import HttpAdapterBase, error_from_response
+from orchestration.platforms.base import (
+    ExecutionContext,
+    PlatformDefinition,
+    ResultStatus,
+    ToolCapability,
+    WorkflowResult,
+    platform_ref,
+)
+from orchestration.platforms.config_store import ToolConfig
+from orchestration.platforms.errors import PlatformRequestError, WebhookNotRegisteredError
+from orchestration.platforms.jsonshape import as_dict, dicts, text
+from orchestration.platforms.resilience import ResilienceRegistry, RetryPolicy
+
+__all__ = ["IDEMPOTENCY_HEADER", "WORKFLOW_BODY_KEYS", "N8nAdapter", "workflow_body"]
+
+IDEMPOTENCY_HEADER = "X-Idempotency-Key"
+WORKFLOW_BODY_KEYS = ("name", "nodes", "connections", "settings")
+_EXECUTION_STATUS = {
+    "success": ResultStatus.COMPLETED,
+    "error": ResultStatus.FAILED,
+    "crashed": ResultStatus.FAILED,
+    "canceled": ResultStatus.FAILED,
+    "waiting": ResultStatus.RUNNING,
+    "running": ResultStatus.RUNNING,
+    "new": ResultStatus.RUNNING,
+}
+
+
+def workflow_body(workflow: Mapping[str, Any]) -> dict[str, Any]:
+    """Only the keys the public API accepts on create/update (anything else is a 400)."""
+    body = {key: workflow[key] for key in WORKFLOW_BODY_KEYS if key in workflow}
+    body.setdefault("settings", {"executionOrder": "v1"})
+    missing = [key for key in ("name", "nodes", "connections") if key not in body]
+    if missing:
+        raise PlatformRequestError(
+            f"n8n workflow JSON lacks {', '.join(missing)}; export it from n8n or use a template",
+            platform="n8n",
+        )
+    return body
+
+
+def _message(body: Any) -> str | None:
+    return text(as_dict(body).get("message"))
+
+
+class N8nAdapter(HttpAdapterBase):
+    name = "n8n"
+    default_per_minute = 600.0  # self-hosted: no documented limit; protect the instance
+    capabilities = frozenset(
+        {
+            ToolCapability.RUN_WORKFLOW,
+            ToolCapability.WEBHOOK_TRIGGER,
+            ToolCapability.MANAGE_WORKFLOWS,
+            ToolCapability.READ_EXECUTIONS,
+        }
+    )
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        config: ToolConfig,
+        *,
+        registry: ResilienceRegistry | None = None,
+        policy: RetryPolicy | None = None,
+        activation_grace_s: float = 10.0,
+    ) -> None:
+        credentials = config.credentials
+        super().__init__(
+            client,
+            config,
+            base_url=config.endpoint(),
+            headers={"X-N8N-API-KEY": credentials.require("api_key")},
+            registry=registry,
+            policy=policy,
+        )
+        header = credentials.optional("webhook_auth_header")
+        value = credentials.optional("webhook_auth_value")
+        self._webhook_headers = {header: value} if header and value else {}
+        self.activation_grace_s = activation_grace_s
+
+    async def _api(self, method: str, path: str, what: str, **kw: Any) -> dict[str, Any]:
+        response = await self.http.request(method, f"/api/v1{path}", **kw)
+        if response.status_code >= 400:
+            raise error_from_response(self.http, response, what, _message)
+        return as_dict(response.json()) if response.content else {}
+
+    async def _probe(self) -> None:
+        await self._api("GET", "/workflows", "list workflows", params={"limit": 1})
+
+    # -- workflows -------------------------------------------------------------------------
+
+    async def list_workflows(self, *, active: bool | None = None) -> list[dict[str, Any]]:
+        """Every workflow, following `nextCursor`."""
+        found: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 100}
+            if active is not None:
+                params["active"] = str(active).lower()
+            if cursor:
+                params["cursor"] = cursor
+            page = await self._api("GET", "/workflows", "list workflows", params=params)
+            found += dicts(page.get("data"))
+            cursor = text(page.get("nextCursor"))
+            if not cursor:
+                return found
+
+    async def create_workflow(self, workflow: Mapping[str, Any]) -> dict[str, Any]:
+        """Create (inactive); extra keys such as id, active, tags are dropped, not sent."""
+        return await self._api(
+            "POST",
+            "/workflows",
+            "create a workflow",
+            json=workflow_body(workflow),
+            idempotent=False,
+        )
+
+    async def update_workflow(
+        self, workflow_id: str, workflow: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return await self._api(
+            "PUT",
+            f"/workflows/{workflow_id}",
+            f"update workflow {workflow_id}",
+            json=workflow_body(workflow),
+        )
+
+    async def get_workflow(self, workflow_id: str) -> dict[str, Any]:
+        return await self._api("GET", f"/workflows/{workflow_id}", f"read workflow {workflow_id}")
+
+    async def delete_workflow(self, workflow_id: str) -> None:
+        await self._api("DELETE", f"/workflows/{workflow_id}", f"delete workflow {workflow_id}")
+
+    async def activate(self, workflow_id: str) -> dict[str, Any]:
+        return await self._api(
+            "POST",
+            f"/workflows/{workflow_id}/activate",
+            f"activate workflow {workflow_id}",
+            idempotent=True,
+        )
+
+    async def deactivate(self, workflow_id: str) -> dict[str, Any]:
+        return await self._api(
+            "POST",
+            f"/workflows/{workflow_id}/deactivate",
+            f"deactivate workflow {workflow_id}",
+            idempotent=True,
+        )
+
+    async def create_header_credential(self, name: str, header: str, value: str) -> str:
+        """An `httpHeaderAuth` credential for a Webhook node; returns its id."""
+        body = await self._api(
+            "POST",
+            "/credentials",
+            "create a credential",
+            json={"name": name, "type": "httpHeaderAuth", "data": {"name": header, "value": value}},
+            idempotent=False,
+        )
+        return str(body.get("id"))
+
+    async def install(self, workflow: Mapping[str, Any]) -> dict[str, Any]:
+        """Create (or update, when a workflow of the same name exists) and activate a
+        workflow; answers the `platform_refs.n8n` to record in its definition:
+        `{"workflow_id", "webhook_path", "http_method"}`. Re-running it installs nothing twice.
+        """
+        body = workflow_body(workflow)
+        hook = next(
+            (n for n in dicts(body["nodes"]) if n.get("type") == "n8n-nodes-base.webhook"), None
+        )
+        params = as_dict(hook.get("parameters")) if hook else {}
+        path = text(params.get("path"))
+        if not path:
+            raise PlatformRequestError(
+                f"n8n workflow '{body['name']}' has no Webhook node with a path, so "
+                "Switchboard could not run it; add one",
+                platform=self.name,
+            )
+        existing = next(
+            (w for w in await self.list_workflows() if w.get("name") == body["name"]), None
+        )
+        if existing is None:
+            workflow_id = str((await self.create_workflow(body))["id"])
+        else:
+            workflow_id = str(existing["id"])
+            await self.update_workflow(workflow_id, body)
+        await self.activate(workflow_id)
+        return {
+            "workflow_id": workflow_id,
+            "webhook_path": path,
+            "http_method": text(params.get("httpMethod")) or "GET",
+        }
+
+    # -- executions ------------------------------------------------------------------------
+
+    async def list_executions(
+        self, *, workflow_id: str | None = None, status: str | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit}
+        if workflow_id:
+            params["workflowId"] = workflow_id
+        if status:
+            params["status"] = status
+        page = await self._api("GET", "/executions", "list executions", params=params)
+        return dicts(page.get("data"))
+
+    async def get_execution(
+        self, execution_id: str, *, include_data: bool = False
+    ) -> dict[str, Any]:
+        params = {"includeData": "true"} if include_data else None
+        return await self._api(
+            "GET", f"/executions/{execution_id}", f"read execution {execution_id}", params=params
+        )
+
+    def execution_result(self, execution: Mapping[str, Any]) -> WorkflowResult:
+        """An n8n execution as the WorkflowResult the executions recorder stores."""
+        status_text = text(execution.get("status")) or (
+            "success" if execution.get("finished") else "running"
+        )
+        status = _EXECUTION_STATUS.get(status_text, ResultStatus.FAILED)
+        result_data = as_dict(as_dict(execution.get("data")).get("resultData"))
+        error = as_dict(result_data.get("error"))
+        return WorkflowResult(
+            platform=self.name,
+            status=status,
+            output={
+                "n8n_status": status_text,
+                "started_at": text(execution.get("startedAt")),
+                "stopped_at": text(execution.get("stoppedAt")),
+                "last_node": text(result_data.get("lastNodeExecuted")),
+            },
+            external_execution_id=text(execution.get("id")),
+            error=(
+                {"message": text(error.get("message")) or f"n8n execution {status_text}"}
+                if status is ResultStatus.FAILED
+                else None
+            ),
+        )
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def call_webhook(
+        self, path: str, payload: Mapping[str, Any], idempotency_key: str, *, method: str = "POST"
+    ) -> WorkflowResult:
+        """Run a workflow through its production webhook. A 404 "not registered" is
+        retried within `activation_grace_s` (the activation race), then raised as
+        WebhookNotRegisteredError."""
+        started = time.monotonic()
+        calls = self.http.counter.calls
+        headers = {**self._webhook_headers, IDEMPOTENCY_HEADER: idempotency_key}
+        url = f"/webhook/{path.lstrip('/')}"
+        response: httpx.Response | None = None
+        async for attempt in stamina.retry_context(
+            on=WebhookNotRegisteredError,
+            attempts=None,
+            timeout=self.activation_grace_s,
+            wait_initial=0.1,
+            wait_max=1.0,
+            wait_jitter=0.1,
+        ):
+            with attempt:
+                response = await self.http.request(
+                    method,
+                    url,
+                    json=dict(payload),
+                    headers=headers,
+                    idempotent=False,
+                    passthrough=(500,),
+                )
+                if response.status_code == 404 and "not registered" in (
+                    _message(response.json() if response.content else None) or ""
+                ):
+                    raise WebhookNotRegisteredError(
+                        f"n8n webhook '{path}' is not registered: activate its workflow "
+                        "(`switchboard templates install`) or check the path",
+                        platform=self.name,
+                        status_code=404,
+                    )
+        assert response is not None
+        duration = int((time.monotonic() - started) * 1000)
+        api_calls = self.http.counter.calls - calls
+        if response.status_code == 500:
+            return WorkflowResult(
+                platform=self.name,
+                status=ResultStatus.FAILED,
+                error={"message": _message(self._json(response)) or "n8n workflow failed"},
+                api_calls=api_calls,
+                duration_ms=duration,
+            )
+        if response.status_code >= 400:
+            raise error_from_response(self.http, response, f"call webhook '{path}'", _message)
+        body = self._json(response)
+        # responseMode onReceived answers at once: the workflow is still running.
+        started_only = _message(body) == "Workflow was started"
+        return WorkflowResult(
+            platform=self.name,
+            status=ResultStatus.RUNNING if started_only else ResultStatus.COMPLETED,
+            output=as_dict(body) or {"response": body},
+            api_calls=api_calls,
+            duration_ms=duration,
+        )
+
+    @staticmethod
+    def _json(response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
+
+    async def execute_workflow(
+        self, definition: PlatformDefinition, context: ExecutionContext
+    ) -> WorkflowResult:
+        """Runs `platform_refs.n8n.webhook_path` with the payload and idempotency key."""
+        ref = platform_ref(definition, self.name)
+        path = text(ref.get("webhook_path"))
+        if not path:
+            raise PlatformRequestError(
+                f"workflow '{definition.name}' has no n8n webhook_path in platform_refs.n8n; "
+                "install its template into n8n first",
+                platform=self.name,
+            )
+        payload = {
+            **dict(context.payload),
+            "idempotency_key": context.idempotency_key,
+            "event_type": context.event_type,
+            "customer_id": context.customer_id,
+        }
+        return await self.call_webhook(
+            path, payload, context.idempotency_key, method=str(ref.get("http_method", "POST"))
+        )

@@ -1,0 +1,226 @@
+"""Routing an execution to n8n, Make or the internal engine, with failover, for the handler.
+
+`PlatformDispatcher` is what `WorkflowEventHandler` calls instead of running the internal
+engine directly: it chooses the candidates (`choose_platform`: the definition's primary,
+its fallback, then internal), runs on the first (`execute_with_failover`), and writes the
+decision, every attempt and its reason (`RoutingOutcome.routing_record()`) into the
+execution's `routing`. An external run also fills the execution's platform, status,
+result, API calls and duration from its `WorkflowResult`.
+
+A platform run that is accepted but still going on (n8n "Workflow was started", Make
+"Accepted") leaves the execution `running` with the platform's execution id; the event
+itself is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from orchestration.executions import ExecutionRecord, update_execution
+from orchestration.platforms.base import ExecutionContext, ResultStatus, WorkflowResult
+from orchestration.platforms.errors import PlatformError
+from orchestration.platforms.routing import (
+    INTERNAL,
+    RoutingDecision,
+    choose_platform,
+    execute_with_failover,
+)
+from orchestration.platforms.tools import TenantTools
+from orchestration.queue.types import ClaimedEvent
+from orchestration.runtime.tools import WorkerTools
+from orchestration.workflows.engine import RunResult, idempotency_key
+from orchestration.workflows.store import StoredDefinition
+from shared.db.database import Database
+from shared.db.orchestration_tables import workflow_definitions
+from shared.db.types import utcnow
+from shared.errors import ConfigError
+
+__all__ = ["PlatformDispatcher", "RoutedDefinition", "set_platform_refs"]
+
+log = logging.getLogger(__name__)
+
+_INTERNAL_STATUS = {"completed": ResultStatus.COMPLETED, "failed": ResultStatus.FAILED}
+
+
+@dataclass(frozen=True)
+class RoutedDefinition:
+    """What an adapter needs of a definition (orchestration.platforms.base.PlatformDefinition)."""
+
+    name: str
+    platform_refs: Mapping[str, Any] | None
+
+
+async def set_platform_refs(
+    db: Database, definition_id: uuid.UUID, platform: str, refs: Mapping[str, Any]
+) -> None:
+    """Record where a definition is installed on a platform (n8n workflow id and webhook
+    path, Make scenario id or webhook URL); the router runs it there once this is set."""
+    t = workflow_definitions
+    async with db.transaction() as conn:
+        current = await conn.scalar(sa.select(t.c.platform_refs).where(t.c.id == definition_id))
+        existing: dict[str, Any] = dict(current) if isinstance(current, dict) else {}  # pyright: ignore[reportUnknownArgumentType]
+        merged = {**existing, platform: dict(refs)}
+        await conn.execute(sa.update(t).where(t.c.id == definition_id).values(platform_refs=merged))
+
+
+class PlatformDispatcher:
+    """Implements orchestration.workflows.handler.PlatformDispatch."""
+
+    def __init__(self, db: Database, tools: WorkerTools) -> None:
+        self.db = db
+        self.tools = tools
+
+    async def __call__(
+        self,
+        stored: StoredDefinition,
+        event: ClaimedEvent,
+        execution: ExecutionRecord,
+        run_internal: Callable[[], Awaitable[RunResult]],
+        *,
+        last_attempt: bool,
+    ) -> RunResult:
+        definition = stored.definition
+        primary, fallback = definition.primary_platform, definition.fallback_platform
+        if primary == INTERNAL and fallback in (None, INTERNAL):
+            result = await run_internal()
+            await self._record(
+                execution.id,
+                routing={
+                    "platform": INTERNAL,
+                    "order": [INTERNAL],
+                    "skipped": {},
+                    "reason": "primary platform is internal",
+                    "ran_on": INTERNAL,
+                    "attempts": [{"platform": INTERNAL, "outcome": result.status}],
+                    "failed_over": False,
+                },
+            )
+            return result
+
+        tools = await self._tools(stored.tenant_id)
+        target = RoutedDefinition(definition.name, await self._refs(stored.id))
+        decision = choose_platform(
+            target, primary, fallback, tools.adapters, connection_status=tools.connection_status
+        )
+        for name in decision.skipped:
+            if name in tools.unusable:  # say why it is unusable, not just "not configured"
+                decision.skipped[name] = f"{name} is misconfigured: {tools.unusable[name]}"
+        internal_runs: list[RunResult] = []
+
+        async def internal() -> WorkflowResult:
+            ran = await run_internal()
+            internal_runs.append(ran)
+            return WorkflowResult(
+                platform=INTERNAL,
+                status=_INTERNAL_STATUS.get(ran.status, ResultStatus.RUNNING),
+                error=ran.error,
+            )
+
+        context = ExecutionContext(
+            tenant_id=stored.tenant_id,
+            idempotency_key=idempotency_key(
+                stored.tenant_id, event.event_id, stored.id, stored.version, "platform_run"
+            ),
+            payload={
+                **event.event_data,
+                "event_id": event.event_id,
+                "workflow": definition.name,
+                "workflow_version": stored.version,
+                "execution_id": str(execution.id),
+            },
+            execution_id=execution.id,
+            event_type=event.event_type,
+            customer_id=event.customer_id,
+        )
+        try:
+            outcome = await execute_with_failover(
+                target, context, decision, tools.adapters, internal
+            )
+        except PlatformError as exc:
+            return await self._unrouted(execution, decision, exc, last_attempt)
+        finally:
+            await self.tools.record_usage(stored.tenant_id, tools)
+        record = outcome.routing_record()
+        if outcome.failed_over:
+            log.warning(
+                "workflow '%s' failed over to %s: %s",
+                definition.name,
+                outcome.result.platform,
+                "; ".join(str(a.get("error", {}).get("message")) for a in outcome.attempts[:-1]),
+            )
+        if outcome.result.platform == INTERNAL:
+            await self._record(execution.id, routing=record)
+            return internal_runs[-1]
+        return await self._external(execution, outcome.result, record)
+
+    async def _tools(self, tenant_id: uuid.UUID) -> TenantTools:
+        try:
+            return await self.tools.for_tenant(tenant_id)
+        except ConfigError as exc:  # no SWITCHBOARD_SECRET_KEY: no platform can be used
+            tools = TenantTools()
+            for name in ("n8n", "make"):
+                tools.unusable[name] = str(exc)
+            return tools
+
+    async def _refs(self, definition_id: uuid.UUID) -> Mapping[str, Any] | None:
+        t = workflow_definitions
+        async with self.db.engine.connect() as conn:
+            refs = await conn.scalar(sa.select(t.c.platform_refs).where(t.c.id == definition_id))
+        return dict(refs) if isinstance(refs, dict) else None  # pyright: ignore[reportUnknownArgumentType]
+
+    async def _external(
+        self, execution: ExecutionRecord, result: WorkflowResult, record: dict[str, Any]
+    ) -> RunResult:
+        fields = result.execution_fields()
+        finished = result.status is not ResultStatus.RUNNING
+        await self._record(
+            execution.id,
+            **fields,
+            routing=record,
+            completed_at=utcnow() if finished else None,
+            resume_at=None,
+        )
+        if result.status is ResultStatus.FAILED:
+            error = {
+                "step": result.platform,
+                "message": str((result.error or {}).get("message") or "the workflow failed"),
+                "transient": False,
+                "platform": result.platform,
+            }
+            return RunResult("failed", error=error)
+        return RunResult("completed")
+
+    async def _unrouted(
+        self,
+        execution: ExecutionRecord,
+        decision: RoutingDecision,
+        exc: PlatformError,
+        last_attempt: bool,
+    ) -> RunResult:
+        """No candidate ran it (or a timeout left the outcome unknown): retry or fail."""
+        final = last_attempt or not exc.retryable
+        error = {
+            "step": "routing",
+            "message": str(exc),
+            "transient": exc.retryable,
+            "platform": exc.platform,
+        }
+        await self._record(
+            execution.id,
+            status="failed" if final else "retrying",
+            error_details={**error, "error": exc.to_dict()},
+            routing={**decision.as_dict(), "ran_on": None, "error": exc.to_dict()},
+            completed_at=utcnow() if final else None,
+            retry_count=execution.retry_count + (0 if final else 1),
+        )
+        return RunResult("failed" if final else "retrying", error=error)
+
+    async def _record(self, execution_id: uuid.UUID, **values: Any) -> None:
+        async with self.db.transaction() as conn:
+            await update_execution(conn, execution_id, **values)

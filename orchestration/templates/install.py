@@ -1,0 +1,138 @@
+"""Installing a template for a tenant: its internal definition, and optionally its n8n
+workflow in the tenant's configured n8n.
+
+An n8n install makes the tenant's copy of the workflow JSON (its own webhook path,
+webhook id and workflow name, so several tenants can share one n8n), creates the header
+credential its Webhook node checks (from the tenant's n8n `webhook_auth_header` /
+`webhook_auth_value`: a template is never installed with an open webhook), creates or
+updates and activates it through `N8nAdapter.install`, then saves the definition with
+primary platform n8n and fallback internal, and records the adapter's answer in
+`workflow_definitions.platform_refs.n8n`.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+import sqlalchemy as sa
+
+from orchestration.platforms.jsonshape import as_dict, dicts
+from orchestration.platforms.n8n import N8nAdapter
+from orchestration.templates.catalog import Template
+from orchestration.workflows.store import SaveResult, save_definition
+from shared.db.database import Database
+from shared.db.orchestration_tables import workflow_definitions
+from shared.db.types import utcnow
+from shared.errors import ConfigError
+
+__all__ = [
+    "WEBHOOK_NODE_TYPE",
+    "InstallResult",
+    "install_internal",
+    "install_n8n",
+    "record_platform_refs",
+    "tenant_n8n_workflow",
+]
+
+WEBHOOK_NODE_TYPE = "n8n-nodes-base.webhook"
+_WEBHOOK_IDS = uuid.UUID("9f6d3c1e-2b7a-4e58-9c31-5d8e0f4a7b62")  # namespace for uuid5
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    saved: SaveResult
+    platform: str
+    platform_refs: dict[str, Any] | None = None
+
+
+def tenant_n8n_workflow(
+    template: Template, tenant_id: uuid.UUID, credential_id: str
+) -> dict[str, Any]:
+    """The tenant's copy of the template's n8n JSON: a path, webhook id and name of its own,
+    and the Webhook node bound to the header credential `credential_id`."""
+    workflow = copy.deepcopy(template.export("n8n"))
+    suffix = tenant_id.hex[:8]
+    workflow["name"] = f"{template.name} [{suffix}]"
+    for node in dicts(workflow.get("nodes")):
+        if node.get("type") != WEBHOOK_NODE_TYPE:
+            continue
+        params = as_dict(node.get("parameters"))
+        params["path"] = f"{params.get('path')}-{suffix}"
+        node["webhookId"] = str(uuid.uuid5(_WEBHOOK_IDS, f"{tenant_id}:{template.slug}"))
+        credentials = as_dict(node.get("credentials"))
+        header_auth = as_dict(credentials.get("httpHeaderAuth"))
+        header_auth["id"] = credential_id
+        credentials["httpHeaderAuth"] = header_auth
+        node["credentials"] = credentials
+    return workflow
+
+
+async def install_internal(
+    db: Database, tenant_id: uuid.UUID, template: Template, *, actor: str = "cli"
+) -> InstallResult:
+    saved = await save_definition(
+        db, tenant_id, template.definition_yaml(), source_name=template.definition_file,
+        actor=actor,
+    )  # fmt: skip
+    return InstallResult(saved=saved, platform="internal")
+
+
+async def install_n8n(
+    db: Database,
+    tenant_id: uuid.UUID,
+    template: Template,
+    adapter: N8nAdapter,
+    *,
+    actor: str = "cli",
+) -> InstallResult:
+    """Create (or update) and activate the template in n8n, then save its definition routed
+    to n8n with the internal engine as fallback. Raises ConfigError when the tenant's n8n
+    credentials have no webhook header pair."""
+    credentials = adapter.config.credentials
+    header = credentials.optional("webhook_auth_header")
+    value = credentials.optional("webhook_auth_value")
+    if not header or not value:
+        raise ConfigError(
+            "n8n credentials lack 'webhook_auth_header' and 'webhook_auth_value'; templates "
+            "protect their webhook with that header, so add both with "
+            "`switchboard tools configure n8n`"
+        )
+    credential_id = await adapter.create_header_credential(
+        f"Switchboard webhook auth [{tenant_id.hex[:8]}] {template.slug}", header, value
+    )
+    refs = await adapter.install(tenant_n8n_workflow(template, tenant_id, credential_id))
+    refs["credential_id"] = credential_id
+    definition = template.definition().model_copy(
+        update={"primary_platform": "n8n", "fallback_platform": "internal"}
+    )
+    saved = await save_definition(
+        db, tenant_id, definition.to_yaml(), source_name=template.definition_file, actor=actor
+    )
+    await record_platform_refs(db, saved.stored.id, "n8n", refs)
+    return InstallResult(saved=saved, platform="n8n", platform_refs=refs)
+
+
+async def record_platform_refs(
+    db: Database, definition_id: uuid.UUID, platform: str, refs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Merge `refs` under `platform` into the definition's platform_refs; returns them all.
+
+    Written here because the workflow store does not handle platform_refs yet (save keeps
+    the column untouched, so a later re-save does not lose it)."""
+    table = workflow_definitions
+    async with db.transaction() as conn:
+        current: Any = (
+            await conn.execute(sa.select(table.c.platform_refs).where(table.c.id == definition_id))
+        ).scalar_one()
+        merged = dict(cast(dict[str, Any], current or {}))
+        merged[platform] = dict(refs)
+        await conn.execute(
+            sa.update(table)
+            .where(table.c.id == definition_id)
+            .values(platform_refs=merged, updated_at=utcnow())
+        )
+    return merged

@@ -1,0 +1,1 @@
+"""Workflow definitions, the condition language, schedules and the internal step engine."""

@@ -1,0 +1,384 @@
+"""The internal step engine: runs an execution's steps in order, checkpointing each result.
+
+Durability: a step's output is written to workflow_executions.step_state before the next
+step starts. Running an execution again (after a crash, a retry or a `wait`) skips every
+step already recorded, so a completed side-effecting step is never repeated; a step that
+was running when the process died runs again with the same idempotency key, which the
+external service uses to refuse a duplicate.
+
+A `wait` step parks the execution (status 'waiting', resume_at) and, in the same
+transaction, queues a `workflow_resume` event scheduled for that time: no worker is held
+and a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import httpx
+import psutil
+from pydantic import ValidationError
+
+from orchestration.events.models import CustomerEvent, EventPriority
+from orchestration.events.publish import MAX_CHAIN_DEPTH
+from orchestration.executions import ExecutionRecord, update_execution
+from orchestration.queue.types import ClaimedEvent
+from orchestration.workflows.actions import ACTIONS
+from orchestration.workflows.actions.base import FollowUpPublisher, StepContext
+from orchestration.workflows.actions.flow import WaitFields, wait_until
+from orchestration.workflows.conditions import parse_condition
+from orchestration.workflows.definition import ErrorHandling, StepSpec
+from orchestration.workflows.errors import (
+    ConditionError,
+    StepFailedError,
+    TemplateError,
+    TransientStepError,
+)
+from orchestration.workflows.publishing import RESUME_EVENT_TYPE
+from orchestration.workflows.services import Services
+from orchestration.workflows.templating import render
+from shared.db.database import Database
+from shared.db.types import utcnow
+
+__all__ = ["RunResult", "StepEngine", "build_scope", "idempotency_key"]
+
+log = logging.getLogger(__name__)
+
+RunStatus = Literal["completed", "failed", "retrying", "waiting"]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: RunStatus
+    error: dict[str, Any] | None = None
+    resume_at: datetime | None = None
+
+
+def idempotency_key(
+    tenant_id: uuid.UUID, event_id: str, workflow_id: uuid.UUID, version: int, step: str
+) -> str:
+    """Stable across attempts and workers: (event, workflow, version, step)."""
+    raw = f"{tenant_id}|{event_id}|{workflow_id}|{version}|{step}"
+    return "sb-" + hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
+def build_scope(event: ClaimedEvent, outputs: dict[str, Any]) -> dict[str, Any]:
+    """What conditions and {{ }} see: the event's fields and every step output's fields at
+    the top level (as the spec's `qualification_score > 80` reads), plus `event.*`,
+    `steps.<key>.*`."""
+    scope: dict[str, Any] = dict(event.event_data)
+    for output in outputs.values():
+        if isinstance(output, dict):
+            scope.update(output)  # pyright: ignore[reportUnknownArgumentType]
+    scope["event"] = {
+        **event.event_data,
+        "id": event.event_id,
+        "type": event.event_type,
+        "customer_id": event.customer_id,
+        "source": event.event_source,
+        "data": event.event_data,
+    }
+    scope["steps"] = outputs
+    scope["tenant_id"] = str(event.tenant_id)
+    return scope
+
+
+def _open(record: dict[str, Any]) -> bool:
+    """A step record that is not final: only a parked `wait` is recorded unfinished."""
+    return record.get("status") == "waiting"
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _memory_mb() -> float:
+    return round(psutil.Process().memory_info().rss / (1024 * 1024), 2)
+
+
+class _StepFailure(Exception):
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class StepEngine:
+    def __init__(
+        self,
+        db: Database,
+        services: Services,
+        publisher: FollowUpPublisher,
+        *,
+        max_chain_depth: int = MAX_CHAIN_DEPTH,
+    ) -> None:
+        self.db = db
+        self.services = services
+        self.publisher = publisher
+        self.max_chain_depth = max_chain_depth
+
+    async def run(
+        self,
+        execution: ExecutionRecord,
+        event: ClaimedEvent,
+        *,
+        resumed_step: str | None = None,
+        last_attempt: bool = False,
+    ) -> RunResult:
+        """Run (or continue) `execution` for its triggering `event`.
+
+        `resumed_step` is the key of the `wait` step whose resume event has arrived.
+        With `last_attempt`, a transient failure fails the execution instead of 'retrying'.
+        Only a BaseException (a crash, a cancellation) escapes.
+        """
+        started = time.monotonic()
+        state: dict[str, Any] = json.loads(json.dumps(execution.step_state))
+        plan = [StepSpec.model_validate(s) for s in state.get("plan", [])]
+        error_handling = ErrorHandling.model_validate(state.get("error_handling") or {})
+        records: dict[str, dict[str, Any]] = state.setdefault("steps", {})
+        outputs = {k: r.get("output") for k, r in records.items() if r["status"] == "completed"}
+        totals = {"api_calls": execution.external_api_calls}
+        # Recorded at start: the definition row may be deleted while an execution waits.
+        workflow_id = execution.workflow_definition_id or uuid.UUID(
+            str(state.get("workflow_id") or execution.id)
+        )
+        pending = next((s for s in plan if s.key not in records or _open(records[s.key])), None)
+        if pending is not None and pending.key in records and resumed_step != pending.key:
+            # Parked, and this is not its resume event (a redelivered trigger): the resume
+            # event is already queued, so there is nothing to do.
+            return RunResult("waiting", resume_at=execution.resume_at)
+        if execution.status != "running":
+            await self._write(execution, state, totals, started, status="running", resume_at=None)
+
+        for index, step in enumerate(plan):
+            record = records.get(step.key)
+            if record is not None and record["status"] in ("completed", "skipped", "failed"):
+                continue
+            if record is not None and record["status"] == "waiting":  # its resume event came
+                records[step.key] = {
+                    "status": "completed",
+                    "output": {"waited_until": record.get("resume_at")},
+                    "finished_at": utcnow().isoformat(),
+                }
+                outputs[step.key] = records[step.key]["output"]
+                await self._write(execution, state, totals, started)
+                continue
+            ctx: StepContext | None = None
+            try:
+                ctx, fields, run_it = self._prepare(execution, workflow_id, event, step, outputs)
+                if not run_it:
+                    records[step.key] = {"status": "skipped", "finished_at": utcnow().isoformat()}
+                    await self._write(execution, state, totals, started)
+                    continue
+                if step.action == "wait":
+                    assert isinstance(fields, WaitFields)
+                    return await self._park(execution, state, totals, started, ctx, fields)
+                output = await self._perform(ctx, step, fields)
+            except _StepFailure as failure:
+                if ctx is not None:
+                    totals["api_calls"] += ctx.api_calls
+                error = {
+                    "step": step.name,
+                    "step_key": step.key,
+                    "action": step.action,
+                    "message": str(failure),
+                    "transient": failure.transient,
+                    "at": utcnow().isoformat(),
+                }
+                if not failure.transient and error_handling.on_step_failure == "continue":
+                    records[step.key] = {"status": "failed", "error": error}
+                    await self._write(execution, state, totals, started)
+                    continue
+                return await self._fail(execution, state, totals, started, error, last_attempt)
+            totals["api_calls"] += ctx.api_calls
+            records[step.key] = {
+                "status": "completed",
+                "output": output,
+                "finished_at": utcnow().isoformat(),
+            }
+            outputs[step.key] = output
+            if index < len(plan) - 1:  # the last step's checkpoint is the completion write
+                await self._write(execution, state, totals, started)
+
+        skipped = [k for k, r in records.items() if r["status"] == "skipped"]
+        failed = [k for k, r in records.items() if r["status"] == "failed"]
+        result = {"outputs": outputs, "skipped": skipped, "failed_steps": failed}
+        await self._write(
+            execution,
+            state,
+            totals,
+            started,
+            status="completed",
+            completed_at=utcnow(),
+            execution_result=_jsonable(result),
+            error_details=None,
+            resume_at=None,
+        )
+        return RunResult("completed")
+
+    def _prepare(
+        self,
+        execution: ExecutionRecord,
+        workflow_id: uuid.UUID,
+        event: ClaimedEvent,
+        step: StepSpec,
+        outputs: dict[str, Any],
+    ) -> tuple[StepContext, Any, bool]:
+        """The step's context and checked fields, and whether its condition holds."""
+        scope = build_scope(event, outputs)
+        spec = ACTIONS[step.action]
+        ctx = StepContext(
+            db=self.db,
+            tenant_id=execution.tenant_id,
+            event=event,
+            execution_id=execution.id,
+            workflow_id=workflow_id,
+            workflow_name=execution.workflow_name or "",
+            workflow_version=execution.workflow_version or 1,
+            step_key=step.key,
+            step_name=step.name,
+            outputs=outputs,
+            scope=scope,
+            idempotency_key=idempotency_key(
+                execution.tenant_id,
+                event.event_id,
+                workflow_id,
+                execution.workflow_version or 1,
+                step.key,
+            ),
+            services=self.services,
+            publisher=self.publisher,
+            now=utcnow(),
+            max_chain_depth=self.max_chain_depth,
+        )
+        try:
+            if step.condition is not None and not parse_condition(step.condition).evaluate(scope):
+                return ctx, None, False
+            fields = spec.fields.model_validate(render(step.fields, scope))
+        except ConditionError as exc:
+            raise _StepFailure(f"condition: {exc}", transient=False) from None
+        except TemplateError as exc:
+            raise _StepFailure(str(exc), transient=False) from None
+        except ValidationError as exc:
+            raise _StepFailure(_describe_validation(exc), transient=False) from None
+        return ctx, fields, True
+
+    async def _perform(self, ctx: StepContext, step: StepSpec, fields: Any) -> Any:
+        spec = ACTIONS[step.action]
+        try:
+            return _jsonable(await spec.run(ctx, fields))
+        except StepFailedError as exc:
+            raise _StepFailure(str(exc), transient=False) from None
+        except TransientStepError as exc:
+            raise _StepFailure(str(exc), transient=True) from None
+        except ValidationError as exc:
+            raise _StepFailure(_describe_validation(exc), transient=False) from None
+        except (httpx.HTTPError, OSError, TimeoutError) as exc:
+            raise _StepFailure(f"{type(exc).__name__} calling a service", transient=True) from None
+        except Exception as exc:  # the step boundary: a service bug fails this step, not the worker
+            log.exception("step %s of execution %s raised", step.key, ctx.execution_id)
+            raise _StepFailure(f"unexpected {type(exc).__name__}: {exc}", transient=True) from None
+
+    async def _park(
+        self,
+        execution: ExecutionRecord,
+        state: dict[str, Any],
+        totals: dict[str, int],
+        started: float,
+        ctx: StepContext,
+        fields: WaitFields,
+    ) -> RunResult:
+        try:
+            resume_at = wait_until(ctx, fields)
+        except StepFailedError as exc:
+            error = {
+                "step": ctx.step_name,
+                "step_key": ctx.step_key,
+                "action": "wait",
+                "message": str(exc),
+                "transient": False,
+                "at": utcnow().isoformat(),
+            }
+            return await self._fail(execution, state, totals, started, error, True)
+        state["steps"][ctx.step_key] = {"status": "waiting", "resume_at": resume_at.isoformat()}
+        resume = CustomerEvent(
+            eventId=f"resume:{execution.id}:{ctx.step_key}",
+            tenantId=execution.tenant_id,
+            customerId=ctx.event.customer_id,
+            eventType=RESUME_EVENT_TYPE,
+            eventData={"execution_id": str(execution.id), "step": ctx.step_key},
+            priority=EventPriority.HIGH,
+        )
+        async with self.db.transaction() as conn:
+            await self.publisher(
+                resume, schedule_at=resume_at, chain_depth=ctx.event.chain_depth, conn=conn
+            )
+            await update_execution(
+                conn,
+                execution.id,
+                **self._progress(state, totals, started),
+                status="waiting",
+                resume_at=resume_at,
+            )
+        return RunResult("waiting", resume_at=resume_at)
+
+    async def _fail(
+        self,
+        execution: ExecutionRecord,
+        state: dict[str, Any],
+        totals: dict[str, int],
+        started: float,
+        error: dict[str, Any],
+        last_attempt: bool,
+    ) -> RunResult:
+        final = not error["transient"] or last_attempt
+        await self._write(
+            execution,
+            state,
+            totals,
+            started,
+            status="failed" if final else "retrying",
+            error_details=error,
+            completed_at=utcnow() if final else None,
+            retry_count=execution.retry_count + (0 if final else 1),
+            resume_at=None,
+        )
+        return RunResult("failed" if final else "retrying", error=error)
+
+    def _progress(
+        self, state: dict[str, Any], totals: dict[str, int], started: float
+    ) -> dict[str, Any]:
+        active_ms = int(state.get("active_ms", 0)) + int((time.monotonic() - started) * 1000)
+        return {
+            "step_state": {**state, "active_ms": active_ms},
+            "execution_time_ms": active_ms,
+            "external_api_calls": totals["api_calls"],
+            "memory_usage_mb": _memory_mb(),
+        }
+
+    async def _write(
+        self,
+        execution: ExecutionRecord,
+        state: dict[str, Any],
+        totals: dict[str, int],
+        started: float,
+        **values: Any,
+    ) -> None:
+        async with self.db.transaction() as conn:
+            await update_execution(
+                conn, execution.id, **self._progress(state, totals, started), **values
+            )
+
+
+def _describe_validation(exc: ValidationError) -> str:
+    parts: list[str] = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "fields"
+        parts.append(f"{where}: {error['msg']}")
+    return "bad step fields: " + "; ".join(parts)

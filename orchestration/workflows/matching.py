@@ -1,0 +1,66 @@
+"""Which active definitions an event starts.
+
+An event naming workflows (`workflow_triggers`: manual runs, webhooks, schedule ticks)
+starts exactly those, whatever their trigger type. Any other event starts every active
+event-triggered definition listening for its type whose trigger condition holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orchestration.queue.types import ClaimedEvent
+from orchestration.workflows.conditions import parse_condition
+from orchestration.workflows.engine import build_scope
+from orchestration.workflows.errors import ConditionError
+from orchestration.workflows.store import StoredDefinition, load_active_definitions
+
+__all__ = ["Match", "find_webhook_definition", "match_event"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Match:
+    matched: list[StoredDefinition]
+    # Definitions whose trigger condition could not be evaluated on this event's data.
+    refused: list[tuple[str, str]]
+
+
+async def match_event(conn: AsyncConnection, event: ClaimedEvent) -> Match:
+    if event.workflow_triggers:
+        wanted = set(event.workflow_triggers)
+        found = await load_active_definitions(conn, event.tenant_id)
+        return Match([d for d in found if d.name in wanted or str(d.id) in wanted], [])
+    candidates = await load_active_definitions(conn, event.tenant_id, trigger_type="event")
+    scope = build_scope(event, {})
+    matched: list[StoredDefinition] = []
+    refused: list[tuple[str, str]] = []
+    for stored in candidates:
+        trigger = stored.definition.trigger
+        if trigger.event_type != event.event_type:
+            continue
+        if trigger.condition is not None:
+            try:
+                if not parse_condition(trigger.condition).evaluate(scope):
+                    continue
+            except ConditionError as exc:
+                log.warning("trigger condition of %s on event %s: %s", stored.name, event.id, exc)
+                refused.append((stored.name, str(exc)))
+                continue
+        matched.append(stored)
+    return Match(matched, refused)
+
+
+async def find_webhook_definition(
+    conn: AsyncConnection, tenant_id: uuid.UUID, endpoint: str
+) -> StoredDefinition | None:
+    """The active webhook-triggered definition at `endpoint` (e.g. /crm/prospect/new)."""
+    for stored in await load_active_definitions(conn, tenant_id, trigger_type="webhook"):
+        if stored.definition.trigger.endpoint == endpoint:
+            return stored
+    return None

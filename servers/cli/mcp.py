@@ -1,0 +1,71 @@
+"""`switchboard mcp ...`: run an MCP server over stdio, for Claude Desktop, Claude Code and
+other local MCP clients. stdout carries only the protocol; logs go to stderr."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from servers.cli.common import open_database, run
+from shared.config import Settings, get_settings
+from shared.tenants import resolve_tenant
+
+app = typer.Typer(help="MCP servers over stdio (for Claude Desktop and other clients).")
+
+
+def _effective_settings(tenant: str | None, read_only: bool) -> Settings:
+    settings = get_settings()
+    updates: dict[str, object] = {}
+    if tenant is not None:
+        updates["tenant"] = tenant
+    if read_only:
+        updates["read_only"] = True
+    return settings.model_copy(update=updates) if updates else settings
+
+
+def _check_ready(settings: Settings) -> None:
+    """Fail with one readable line (store unreachable, unmigrated, unknown tenant) before
+    the client's handshake, instead of a traceback inside the protocol loop."""
+
+    async def main() -> None:
+        async with open_database(settings) as db:
+            await resolve_tenant(db, settings.tenant)
+
+    run(main)
+
+
+@app.command("crm")
+def crm_command(
+    tenant: Annotated[
+        str | None,
+        typer.Option(help="Tenant name or id to serve (default: SWITCHBOARD_TENANT, or demo)"),
+    ] = None,
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="Hide and refuse every write tool")
+    ] = False,
+) -> None:
+    """Serve the CRM data tools (search, accounts, queries, pipeline, writes) over stdio."""
+    from servers.mcp.crm import build_crm_server  # the SDK loads only when a server runs
+
+    settings = _effective_settings(tenant, read_only)
+    _check_ready(settings)
+    build_crm_server(settings=settings).run("stdio")
+
+
+@app.command("analysis")
+def analysis_command(
+    tenant: Annotated[
+        str | None,
+        typer.Option(help="Tenant name or id to serve (default: SWITCHBOARD_TENANT, or demo)"),
+    ] = None,
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="Hide and refuse every write tool")
+    ] = False,
+) -> None:
+    """Serve the analysis tools (lead qualification, sentiment, growth, competitors) over stdio."""
+    from servers.mcp.analysis import build_analysis_server  # H8; mirrors `mcp crm`
+
+    settings = _effective_settings(tenant, read_only)
+    _check_ready(settings)
+    build_analysis_server(settings=settings).run("stdio")

@@ -1,0 +1,39 @@
+"""`switchboard serve`: the three MCP servers over HTTP, health endpoints and the worker."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from servers.cli.common import run
+from servers.http.app import HttpOptions, build_app
+from servers.http.demo import prepare_demo
+from shared.config import get_settings
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8765,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Migrate the store, seed the demo tenant if it is missing, print a demo key",
+        ),
+    ] = False,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(help="Public host name clients use (repeatable); others get 421"),
+    ] = None,
+) -> None:
+    """Serve /mcp/crm, /mcp/analysis, /mcp/orchestration, /healthz and /readyz."""
+    settings = get_settings()
+    if demo:
+        for line in run(lambda: prepare_demo(settings)):
+            typer.echo(line, err=True)
+    options = HttpOptions(host=host, port=port, allowed_hosts=list(allowed_host or []))
+    app = build_app(settings, options)
+    typer.echo(f"Switchboard listening on http://{host}:{port} (MCP at /mcp/crm)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")

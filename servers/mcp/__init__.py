@@ -1,0 +1,1 @@
+"""The MCP servers: CRM data (`crm`), and later analysis and orchestration, over stdio or HTTP."""

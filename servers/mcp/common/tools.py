@@ -1,0 +1,169 @@
+"""Tool registration shared by every Switchboard MCP server.
+
+`GuardedTool` is the SDK's Tool plus three checks before the function runs: arguments the
+schema does not name are refused (so a model cannot smuggle in, say, a `tenant_id`), the
+caller's role and read-only mode are enforced, and argument validation errors are rewritten
+into one readable line per problem. The caller it resolved is available to the tool body
+through `current_caller()`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, cast
+
+import anyio
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.tools import Tool
+from mcp.types import ToolAnnotations
+from pydantic import ValidationError
+
+from servers.mcp.common.caller import CallerContext
+from servers.mcp.common.errors import describe_validation_error
+from servers.mcp.common.fence import FENCE_NOTICE
+from servers.mcp.common.roles import ToolAccess, is_allowed, refusal
+from servers.mcp.common.schema import simplify_schema
+from servers.mcp.common.state import AppState
+from shared.audit import AuditEntry, record_audit
+
+__all__ = [
+    "GuardedTool",
+    "ToolSpec",
+    "access_map",
+    "app_state",
+    "build_tools",
+    "current_caller",
+]
+
+_caller: ContextVar[CallerContext | None] = ContextVar("switchboard_mcp_caller", default=None)
+
+
+def app_state(ctx: Context[Any, Any]) -> AppState:
+    state = ctx.request_context.lifespan_context
+    if not isinstance(state, AppState):  # a wiring bug, not a caller mistake
+        raise TypeError("the server was started without a Switchboard AppState lifespan")
+    return state
+
+
+async def current_caller(ctx: Context[Any, Any]) -> CallerContext:
+    """The caller GuardedTool resolved for this call (resolved again outside a tool)."""
+    caller = _caller.get()
+    if caller is None:
+        caller = await app_state(ctx).caller(ctx.request_context)
+    return caller
+
+
+class GuardedTool(Tool):
+    access: ToolAccess = ToolAccess.WRITE
+
+    async def run(
+        self,
+        arguments: dict[str, Any],
+        context: Context[Any, Any],
+        convert_result: bool = False,
+    ) -> Any:
+        known = set(cast("dict[str, Any]", self.parameters.get("properties", {})))
+        unknown = sorted(set(arguments) - known)
+        if unknown:
+            raise ToolError(
+                f"Error executing tool {self.name}: unknown argument(s) {', '.join(unknown)}; "
+                f"this tool takes {', '.join(sorted(known)) or 'no arguments'}"
+                + (
+                    " (the workspace is fixed by the connection, never an argument)"
+                    if any("tenant" in name for name in unknown)
+                    else ""
+                )
+            )
+        state = app_state(context)
+        caller = await state.caller(context.request_context)
+        started = time.perf_counter()
+        outcome = "error"
+        if not is_allowed(caller, self.access):
+            await self._audit(state, caller, arguments, "denied", started)
+            raise ToolError(
+                f"Error executing tool {self.name}: {refusal(self.name, caller, self.access)}"
+            )
+        token = _caller.set(caller)
+        try:
+            result = await super().run(arguments, context, convert_result)
+            outcome = "ok"
+            return result
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                message = describe_validation_error(exc.__cause__)
+                raise ToolError(f"Error executing tool {self.name}: {message}") from exc.__cause__
+            raise
+        finally:
+            _caller.reset(token)
+            await self._audit(state, caller, arguments, outcome, started)
+
+    async def _audit(
+        self,
+        state: AppState,
+        caller: CallerContext,
+        arguments: dict[str, Any],
+        outcome: str,
+        started: float,
+    ) -> None:
+        """One audit row per call: who, tenant, tool, argument digest, outcome, duration."""
+        entry = AuditEntry(
+            tenant_id=caller.tenant_id,
+            actor=caller.actor,
+            actor_role=caller.role.value,
+            action=f"tool:{self.name}",
+            outcome=outcome,
+            arguments=arguments,
+            duration_ms=round((time.perf_counter() - started) * 1000),
+        )
+        with anyio.CancelScope(shield=True):  # a cancelled call is still audited
+            await record_audit(state.database, entry)
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One tool as a server declares it: the function, its contract and who may call it."""
+
+    fn: Callable[..., Any]
+    title: str
+    access: ToolAccess
+    annotations: ToolAnnotations
+    name: str | None = None
+    fenced: bool = False  # returns untrusted CRM text: the description says how to read it
+
+
+def _description(spec: ToolSpec) -> str:
+    text = inspect.cleandoc(spec.fn.__doc__ or "")
+    return f"{text}\n\n{FENCE_NOTICE}" if spec.fenced else text
+
+
+def build_tools(specs: list[ToolSpec]) -> list[Tool]:
+    """GuardedTools for MCPServer(tools=...); the description is the function's docstring."""
+    tools: list[Tool] = []
+    for spec in specs:
+        if spec.annotations.read_only_hint is not (spec.access is ToolAccess.READ):
+            raise ValueError(f"{spec.fn.__name__}: readOnlyHint disagrees with its access level")
+        tool = GuardedTool.from_function(
+            spec.fn,
+            name=spec.name,
+            title=spec.title,
+            description=_description(spec),
+            annotations=spec.annotations.model_copy(update={"title": spec.title}),
+        )
+        assert isinstance(tool, GuardedTool)
+        tool.access = spec.access
+        if tool.fn_metadata.output_schema is not None:  # before Tool caches it
+            tool.fn_metadata.output_schema = simplify_schema(tool.fn_metadata.output_schema)
+        tools.append(tool)
+    return tools
+
+
+def access_map(tools: list[Tool]) -> dict[str, ToolAccess]:
+    return {
+        tool.name: tool.access if isinstance(tool, GuardedTool) else ToolAccess.WRITE
+        for tool in tools
+    }

@@ -1,0 +1,355 @@
+"""The `sql` CRM data source: SQLAlchemy Core on SQLite or Postgres, scoped to one tenant.
+
+Every statement carries `tenant_id = :tenant`, so an id from another tenant behaves exactly
+like an id that does not exist. Writes run in `Database.transaction()` and tell the change
+sink inside that transaction (outbox pattern): if the sink raises, the write is rolled back.
+Structured queries and the pipeline summary are compiled in `sql_queries`, writes live in
+`sql_writes`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.crm import sql_queries, sql_writes
+from shared.crm.cursor import KeysetPosition, decode_cursor, encode_cursor, search_fingerprint
+from shared.crm.models import (
+    AccountDetail,
+    AccountSummary,
+    Activity,
+    Campaign,
+    Contact,
+    Deal,
+    HealthScore,
+    LeadQualification,
+    LifecycleStage,
+    NewActivity,
+    NewCampaign,
+    NewHealthScore,
+    NewLeadQualification,
+    Page,
+    PipelineSummary,
+    ProspectSearch,
+    ProspectSort,
+    Review,
+    StageChange,
+    Transaction,
+)
+from shared.crm.query import CrmQuery, CrmQueryResult
+from shared.crm.repository import CrmChange, CrmChangeSink, account_not_found
+from shared.crm.sql_queries import like_pattern
+from shared.db.crm_tables import (
+    accounts,
+    activities,
+    ai_lead_qualification,
+    contacts,
+    customer_health_scores,
+    deals,
+    reviews,
+    transactions,
+)
+from shared.db.database import Database
+from shared.db.types import utcnow
+
+__all__ = ["RECENT_ITEMS", "SqlCrmRepository"]
+
+RECENT_ITEMS = 10
+OPEN_DEAL_STAGES = ("new", "proposal", "negotiation")
+
+_SORT_COLUMNS: dict[ProspectSort, sa.Column[Any]] = {
+    ProspectSort.NAME: accounts.c.name,
+    ProspectSort.RATING: accounts.c.gmb_rating,
+    ProspectSort.REVIEW_COUNT: accounts.c.gmb_review_count,
+    ProspectSort.LEAD_SCORE: accounts.c.lead_score,
+    ProspectSort.UPDATED_AT: accounts.c.updated_at,
+}
+_SUMMARY_COLUMNS = [accounts.c[name] for name in AccountSummary.model_fields]
+_DETAIL_COLUMNS = [
+    accounts.c[name]
+    for name in AccountDetail.model_fields
+    if name in accounts.c and name != "tenant_id"
+]
+
+
+class SqlCrmRepository:
+    def __init__(
+        self, db: Database, tenant_id: uuid.UUID, change_sink: CrmChangeSink | None = None
+    ) -> None:
+        self._db = db
+        self._tenant_id = tenant_id
+        self._sink = change_sink
+
+    @property
+    def tenant_id(self) -> uuid.UUID:
+        return self._tenant_id
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def search_accounts(self, search: ProspectSearch) -> Page[AccountSummary]:
+        fingerprint = search_fingerprint(search, self._tenant_id)
+        position = decode_cursor(search.cursor, search, fingerprint) if search.cursor else None
+        conditions = self._search_conditions(search)
+        async with self._db.engine.connect() as conn:
+            rows = await self._keyset_page(conn, search, conditions, position)
+            total = await conn.scalar(
+                sa.select(sa.func.count()).select_from(accounts).where(*conditions)
+            )
+        items = [AccountSummary.model_validate(dict(row)) for row in rows[: search.limit]]
+        next_cursor = None
+        if len(rows) > search.limit:
+            last = items[-1]
+            value = getattr(last, _SORT_COLUMNS[search.sort].name)
+            next_cursor = encode_cursor(fingerprint, KeysetPosition(value, last.id))
+        return Page[AccountSummary](items=items, total=total or 0, next_cursor=next_cursor)
+
+    def _search_conditions(self, search: ProspectSearch) -> list[sa.ColumnElement[bool]]:
+        c = accounts.c
+        where: list[sa.ColumnElement[bool]] = [c.tenant_id == self._tenant_id]
+        if search.industry:
+            where.append(c.industry.in_(search.industry))
+        if search.city:
+            where.append(sa.func.lower(c.city) == search.city.lower())
+        if search.region:
+            where.append(sa.func.lower(c.region) == search.region.lower())
+        for column, low, high in (
+            (c.gmb_rating, search.rating_min, search.rating_max),
+            (c.gmb_review_count, search.review_count_min, search.review_count_max),
+            (c.lead_score, search.lead_score_min, search.lead_score_max),
+        ):
+            if low is not None:
+                where.append(column >= low)
+            if high is not None:
+                where.append(column <= high)
+        if search.lifecycle_stage:
+            where.append(c.lifecycle_stage.in_([s.value for s in search.lifecycle_stage]))
+        if search.has_website is not None:
+            has_one = sa.and_(c.website.is_not(None), c.website != "")
+            where.append(has_one if search.has_website else sa.not_(has_one))
+        if search.text:
+            where.append(
+                sa.or_(*(self._contains(column, search.text) for column in (c.name, c.notes)))
+            )
+        if search.not_contacted_since_days is not None:
+            cutoff = utcnow() - timedelta(days=search.not_contacted_since_days)
+            recent = sa.select(activities.c.id).where(
+                activities.c.tenant_id == self._tenant_id,
+                activities.c.account_id == c.id,
+                activities.c.created_at >= cutoff,
+            )
+            where.append(~recent.exists())
+        return where
+
+    def _contains(self, column: sa.Column[Any], text: str) -> sa.ColumnElement[bool]:
+        """Case-insensitive substring. SQLite's LIKE already ignores ASCII case (its lower()
+        knows no more), and skipping lower() on every row makes a scan much cheaper."""
+        if self._db.target.is_sqlite:
+            return column.like(like_pattern(text), escape="\\")
+        return column.ilike(like_pattern(text), escape="\\")
+
+    async def _keyset_page(
+        self,
+        conn: AsyncConnection,
+        search: ProspectSearch,
+        conditions: list[sa.ColumnElement[bool]],
+        position: KeysetPosition | None,
+    ) -> list[sa.RowMapping]:
+        """limit+1 rows after `position`. NULL sort values come last, so the page is read in
+        two index-friendly parts: rows with a value (keyset on (value, id)), then rows
+        without one (keyset on id)."""
+        column, key = _SORT_COLUMNS[search.sort], accounts.c.id
+        wanted = search.limit + 1
+        order = (sa.desc, sa.desc) if search.descending else (sa.asc, sa.asc)
+        rows: list[sa.RowMapping] = []
+        if position is None or position.sort_value is not None:
+            stmt = sa.select(*_SUMMARY_COLUMNS).where(*conditions, column.is_not(None))
+            if position is not None:
+                pair, after = sa.tuple_(column, key), (position.sort_value, position.id)
+                stmt = stmt.where(pair < after if search.descending else pair > after)
+            stmt = stmt.order_by(order[0](column), order[1](key)).limit(wanted)
+            rows.extend((await conn.execute(stmt)).mappings().all())
+        if len(rows) < wanted:
+            stmt = sa.select(*_SUMMARY_COLUMNS).where(*conditions, column.is_(None))
+            if position is not None and position.sort_value is None:
+                stmt = stmt.where(key < position.id if search.descending else key > position.id)
+            stmt = stmt.order_by(order[1](key)).limit(wanted - len(rows))
+            rows.extend((await conn.execute(stmt)).mappings().all())
+        return rows
+
+    async def get_account(self, account_id: uuid.UUID) -> AccountDetail:
+        tenant = self._tenant_id
+        async with self._db.engine.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        sa.select(*_DETAIL_COLUMNS).where(
+                            accounts.c.id == account_id, accounts.c.tenant_id == tenant
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise account_not_found(account_id)
+
+            def of_account(table: sa.Table) -> list[sa.ColumnElement[bool]]:
+                return [table.c.tenant_id == tenant, table.c.account_id == account_id]
+
+            people = await conn.execute(
+                sa.select(contacts)
+                .where(*of_account(contacts))
+                .order_by(contacts.c.is_primary.desc(), contacts.c.last_name, contacts.c.id)
+            )
+            open_deals = await conn.execute(
+                sa.select(deals)
+                .where(*of_account(deals), deals.c.stage.in_(OPEN_DEAL_STAGES))
+                .order_by(deals.c.created_at.desc(), deals.c.id)
+            )
+            recent_activities = await conn.execute(
+                sa.select(activities)
+                .where(*of_account(activities))
+                .order_by(activities.c.created_at.desc(), activities.c.id)
+                .limit(RECENT_ITEMS)
+            )
+            recent_reviews = await conn.execute(
+                sa.select(reviews)
+                .where(*of_account(reviews))
+                .order_by(reviews.c.reviewed_at.desc(), reviews.c.id)
+                .limit(RECENT_ITEMS)
+            )
+            qualification = (
+                (
+                    await conn.execute(
+                        sa.select(ai_lead_qualification)
+                        .where(*of_account(ai_lead_qualification))
+                        .order_by(ai_lead_qualification.c.created_at.desc())
+                        .limit(1)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            health = (
+                (
+                    await conn.execute(
+                        sa.select(customer_health_scores)
+                        .where(*of_account(customer_health_scores))
+                        .order_by(customer_health_scores.c.computed_at.desc())
+                        .limit(1)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return AccountDetail.model_validate(
+            {
+                **dict(row),
+                "contacts": [Contact.model_validate(dict(r)) for r in people.mappings()],
+                "open_deals": [Deal.model_validate(dict(r)) for r in open_deals.mappings()],
+                "recent_activities": [
+                    Activity.model_validate(dict(r)) for r in recent_activities.mappings()
+                ],
+                "recent_reviews": [
+                    Review.model_validate(dict(r)) for r in recent_reviews.mappings()
+                ],
+                "latest_qualification": (
+                    LeadQualification.model_validate(dict(qualification)) if qualification else None
+                ),
+                "latest_health": HealthScore.model_validate(dict(health)) if health else None,
+            }
+        )
+
+    async def list_reviews(self, account_id: uuid.UUID, *, limit: int = 100) -> list[Review]:
+        """Newest first; NotFoundError if the account is not this tenant's."""
+        async with self._db.engine.connect() as conn:
+            await self._require_account(conn, account_id)
+            result = await conn.execute(
+                sa.select(reviews)
+                .where(reviews.c.tenant_id == self._tenant_id, reviews.c.account_id == account_id)
+                .order_by(reviews.c.reviewed_at.desc(), reviews.c.id)
+                .limit(max(1, min(limit, 1000)))
+            )
+            return [Review.model_validate(dict(r)) for r in result.mappings()]
+
+    async def list_transactions(
+        self, account_id: uuid.UUID, *, since: datetime | None = None
+    ) -> list[Transaction]:
+        """Oldest first (the order LTV models read them in)."""
+        async with self._db.engine.connect() as conn:
+            await self._require_account(conn, account_id)
+            stmt = sa.select(transactions).where(
+                transactions.c.tenant_id == self._tenant_id,
+                transactions.c.account_id == account_id,
+            )
+            if since is not None:
+                stmt = stmt.where(transactions.c.occurred_at >= since)
+            result = await conn.execute(
+                stmt.order_by(transactions.c.occurred_at, transactions.c.id)
+            )
+            return [Transaction.model_validate(dict(r)) for r in result.mappings()]
+
+    async def _require_account(self, conn: AsyncConnection, account_id: uuid.UUID) -> None:
+        found = await conn.scalar(
+            sa.select(accounts.c.id).where(
+                accounts.c.id == account_id, accounts.c.tenant_id == self._tenant_id
+            )
+        )
+        if found is None:
+            raise account_not_found(account_id)
+
+    async def query(self, query: CrmQuery) -> CrmQueryResult:
+        async with self._db.engine.connect() as conn:
+            return await sql_queries.run_query(conn, self._tenant_id, query)
+
+    async def pipeline_summary(self, start: datetime, end: datetime) -> PipelineSummary:
+        async with self._db.engine.connect() as conn:
+            return await sql_queries.pipeline_summary(conn, self._tenant_id, start, end)
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def _tell(self, conn: AsyncConnection, change: CrmChange | None) -> None:
+        if change is not None and self._sink is not None:
+            await self._sink(change, connection=conn)
+
+    async def update_lifecycle_stage(
+        self, account_id: uuid.UUID, stage: LifecycleStage
+    ) -> StageChange:
+        async with self._db.transaction() as conn:
+            result, change = await sql_writes.update_lifecycle_stage(
+                conn, self._tenant_id, account_id, stage
+            )
+            await self._tell(conn, change)
+        return result
+
+    async def log_activity(self, activity: NewActivity) -> Activity:
+        async with self._db.transaction() as conn:
+            result, change = await sql_writes.log_activity(conn, self._tenant_id, activity)
+            await self._tell(conn, change)
+        return result
+
+    async def create_campaign(self, campaign: NewCampaign) -> Campaign:
+        async with self._db.transaction() as conn:
+            result, change = await sql_writes.create_campaign(conn, self._tenant_id, campaign)
+            await self._tell(conn, change)
+        return result
+
+    async def record_lead_qualification(
+        self, qualification: NewLeadQualification
+    ) -> LeadQualification:
+        async with self._db.transaction() as conn:
+            result, change = await sql_writes.record_lead_qualification(
+                conn, self._tenant_id, qualification
+            )
+            await self._tell(conn, change)
+        return result
+
+    async def record_health_score(self, health: NewHealthScore) -> HealthScore:
+        async with self._db.transaction() as conn:
+            result, change = await sql_writes.record_health_score(conn, self._tenant_id, health)
+            await self._tell(conn, change)
+        return result

@@ -1,0 +1,1 @@
+"""Contract-faithful fake platform servers (Starlette apps) for tests."""

@@ -30,6 +30,11 @@ __all__ = [
 
 CUSTOM_TYPES_KEY = "custom_event_types"
 STANDARD_TYPES = frozenset(t.value for t in StandardEventType)
+# The workflow engine's own bookkeeping events (durable waits, schedule ticks, manual runs).
+SYSTEM_TYPES = frozenset({"workflow_resume", "schedule_tick", "workflow_run"})
+# What a platform's verified webhook reports (e.g. `clickup_task_status_updated`): named by
+# the sender, so allowed for every tenant without configuration.
+PLATFORM_TYPE_RE = re.compile(r"^(clickup|apify|n8n|make)_[a-z0-9_]{1,57}$")
 _TYPE_RE = re.compile(EVENT_TYPE_PATTERN)
 
 
@@ -55,7 +60,9 @@ async def custom_event_types(conn: AsyncConnection, tenant_id: uuid.UUID) -> fro
 
 async def check_event_type(conn: AsyncConnection, tenant_id: uuid.UUID, event_type: str) -> None:
     """Raise ValidationFailedError unless `event_type` is standard or allowed for the tenant."""
-    if event_type in STANDARD_TYPES:
+    if event_type in STANDARD_TYPES or event_type in SYSTEM_TYPES:
+        return
+    if PLATFORM_TYPE_RE.match(event_type):
         return
     if event_type in await custom_event_types(conn, tenant_id):
         return

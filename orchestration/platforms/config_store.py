@@ -21,6 +21,7 @@ from shared.errors import ConfigError, NotFoundError, ValidationFailedError
 
 __all__ = [
     "KNOWN_TOOLS",
+    "WEBHOOK_ONLY_TOOLS",
     "Credentials",
     "ToolConfig",
     "list_tool_configs",
@@ -30,6 +31,8 @@ __all__ = [
 ]
 
 KNOWN_TOOLS = ("n8n", "make", "clickup", "apify")
+# Senders that only call our webhooks (no adapter calls them): they hold a webhook secret.
+WEBHOOK_ONLY_TOOLS = ("generic",)
 
 
 class Credentials(Mapping[str, Any]):
@@ -134,9 +137,10 @@ async def save_tool_config(
 
     `credentials=None` keeps what is stored; a mapping replaces it (encrypted).
     """
-    if tool_name not in KNOWN_TOOLS:
+    if tool_name not in KNOWN_TOOLS + WEBHOOK_ONLY_TOOLS:
         raise ValidationFailedError(
-            f"unknown tool '{tool_name}'; choose one of {', '.join(KNOWN_TOOLS)}"
+            f"unknown tool '{tool_name}'; choose one of "
+            f"{', '.join(KNOWN_TOOLS + WEBHOOK_ONLY_TOOLS)}"
         )
     values: dict[str, Any] = {
         "api_endpoint": api_endpoint,

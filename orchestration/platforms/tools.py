@@ -10,7 +10,11 @@ import httpx
 
 from orchestration.platforms.apify import ApifyAdapter
 from orchestration.platforms.clickup import ClickUpAdapter
-from orchestration.platforms.config_store import ToolConfig, list_tool_configs
+from orchestration.platforms.config_store import (
+    WEBHOOK_ONLY_TOOLS,
+    ToolConfig,
+    list_tool_configs,
+)
 from orchestration.platforms.make import MakeAdapter
 from orchestration.platforms.mappings import MappingStore, SqlMappingStore
 from orchestration.platforms.n8n import N8nAdapter
@@ -64,6 +68,8 @@ async def load_tenant_tools(
     tools = TenantTools()
     mappings = SqlMappingStore(db)
     for config in await list_tool_configs(db, cipher, tenant_id):
+        if config.tool_name in WEBHOOK_ONLY_TOOLS:
+            continue  # only sends us webhooks; nothing to call
         try:
             tools.adapters[config.tool_name] = build_adapter(client, config, registry, mappings)
         except SwitchboardError as exc:

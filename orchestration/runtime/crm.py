@@ -56,6 +56,8 @@ HEALTH_TABLES = ("customer_health_scores", "health_scores")
 QUALIFICATION_TABLES = ("lead_qualifications", "ai_lead_qualification")
 READABLE = (*sorted(ENTITIES), *HEALTH_TABLES)
 WRITABLE = ("accounts", *QUALIFICATION_TABLES, *HEALTH_TABLES)
+_ACTIVITY_KINDS = {k.value for k in ActivityKind}
+_CAMPAIGN_KINDS = {k.value for k in CampaignKind}
 
 
 def _uuid(value: Any, what: str) -> uuid.UUID:
@@ -186,7 +188,7 @@ class RepositoryWorkflowCrm:
         with _crm_errors("create a campaign"):
             new = NewCampaign(
                 name=str(campaign.get("name") or kind)[:200],
-                kind=CampaignKind(kind if kind in CampaignKind else "retention"),
+                kind=CampaignKind(kind if kind in _CAMPAIGN_KINDS else "retention"),
                 channel=CampaignChannel(channel),
                 account_id=_uuid(customer, "customer_id") if customer else None,
                 message=campaign.get("message"),
@@ -202,7 +204,7 @@ class RepositoryWorkflowCrm:
         with _crm_errors("create an activity"):
             new = NewActivity(
                 account_id=_uuid(activity.get("account_id"), "account_id"),
-                kind=ActivityKind(kind) if kind in ActivityKind else ActivityKind.TASK,
+                kind=ActivityKind(kind) if kind in _ACTIVITY_KINDS else ActivityKind.TASK,
                 subject=str(activity.get("subject") or kind.replace("_", " "))[:300],
                 body=activity.get("notes"),
                 due_at=due_at,

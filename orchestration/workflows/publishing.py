@@ -6,11 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orchestration.events.custom_types import (
-    STANDARD_TYPES,
-    add_custom_event_types,
-    custom_event_types,
-)
+from orchestration.events.custom_types import SYSTEM_TYPES
 from orchestration.events.models import CustomerEvent
 from orchestration.events.publish import PublishResult, publish
 from orchestration.wakeup import notify_local
@@ -56,13 +52,6 @@ class QueuePublisher:
 async def publish_follow_up(
     conn: AsyncConnection, event: CustomerEvent, schedule_at: datetime | None, chain_depth: int
 ) -> PublishResult:
-    """Publish in the caller's transaction, the engine's own event types included."""
-    # publish() accepts only standard and tenant-allowed types; until it knows the engine's
-    # own types, they are allowed for the tenant the first time they are needed.
-    if (
-        event.event_type in INTERNAL_EVENT_TYPES
-        and event.event_type not in STANDARD_TYPES
-        and event.event_type not in await custom_event_types(conn, event.tenant_id)
-    ):
-        await add_custom_event_types(conn, event.tenant_id, [event.event_type])
+    """Publish in the caller's transaction (publish() knows the engine's own event types)."""
+    assert INTERNAL_EVENT_TYPES <= SYSTEM_TYPES  # the two lists must not drift apart
     return await publish(conn, event, schedule_at=schedule_at, chain_depth=chain_depth)

@@ -150,7 +150,9 @@ def _print_seed_report(report: SeedReport, migrated: bool, params: DemoParams) -
         f"({rate:,.0f} rows/s)"
     )
     width = max(len(t.name) for t in report.tenants)
+    typer.echo("tenants:")
     for tenant in report.tenants:
         typer.echo(f"  {tenant.name.ljust(width)}  {tenant.accounts:>9,} accounts  {tenant.id}")
+    typer.echo("rows created:")
     for table, count in sorted(report.rows.items()):
-        typer.echo(f"  {table.ljust(width)}  {count:>9,} rows")
+        typer.echo(f"  {table.ljust(width)}  {count:>9,}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -180,8 +181,6 @@ def replay_command(
     tenant: TenantOption = None,
 ) -> None:
     """Queue dead-lettered (or completed) events again with fresh attempts."""
-    import uuid
-
     ids: list[uuid.UUID] = []
     for raw in event_ids or []:
         try:

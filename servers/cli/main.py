@@ -8,7 +8,19 @@ from typing import Annotated
 
 import typer
 
-from servers.cli import db, events, executions, keys, mcp, templates, tenants, worker, workflows
+from servers.cli import (
+    db,
+    events,
+    executions,
+    keys,
+    mcp,
+    serve,
+    templates,
+    tenants,
+    tools,
+    worker,
+    workflows,
+)
 from servers.cli.common import echo_json
 from shared.config import default_data_dir, get_settings
 from shared.errors import SwitchboardError
@@ -30,7 +42,9 @@ app.add_typer(workflows.app, name="workflows")
 app.add_typer(executions.app, name="executions")
 app.add_typer(events.app, name="events")
 app.add_typer(templates.app, name="templates")
+app.add_typer(tools.app, name="tools")
 app.command("worker")(worker.worker_command)
+app.command("serve")(serve.serve_command)
 
 _debug = False
 

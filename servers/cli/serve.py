@@ -35,5 +35,9 @@ def serve_command(
             typer.echo(line, err=True)
     options = HttpOptions(host=host, port=port, allowed_hosts=list(allowed_host or []))
     app = build_app(settings, options)
-    typer.echo(f"Switchboard listening on http://{host}:{port} (MCP at /mcp/crm)", err=True)
+    typer.echo(
+        f"Switchboard listening on http://{host}:{port}: MCP at /mcp/crm and /mcp/analysis, "
+        "health at /healthz and /readyz",
+        err=True,
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")

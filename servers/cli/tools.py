@@ -52,11 +52,11 @@ async def _tenant(db: Database, name: str | None) -> Tenant:
 
 def _pairs(values: list[str], flag: str, *, as_json: bool) -> dict[str, Any]:
     parsed: dict[str, Any] = {}
-    for item in values:
+    for position, item in enumerate(values, start=1):
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            # Only the key is shown: the value of a --credential is a secret.
-            fail(f"{flag} takes KEY=VALUE; got an argument without '=' (key '{key[:40]}')")
+            # Nothing of the argument is shown: without '=' it may be the secret itself.
+            fail(f"{flag} takes KEY=VALUE (e.g. {flag} api_key=...); {flag} #{position} has no key")
         if as_json:
             try:
                 parsed[key.strip()] = json.loads(value)
@@ -172,6 +172,7 @@ def list_command(
         for config in configs:
             row = rows.get(config.tool_name, {})
             last_check = row.get("last_health_check")
+            health: dict[str, Any] = row.get("health_check_results") or {}
             shown.append(
                 {
                     "tool": config.tool_name,
@@ -181,7 +182,7 @@ def list_command(
                     "settings": config.settings,
                     "connection_status": row.get("connection_status"),
                     "last_health_check": last_check.isoformat() if last_check else None,
-                    "health_detail": (row.get("health_check_results") or {}).get("detail"),
+                    "health_detail": health.get("detail"),
                     "monthly_api_calls": row.get("monthly_api_calls") or 0,
                     "error_count": row.get("error_count") or 0,
                 }

@@ -5,6 +5,7 @@ endpoints, and (by default) the embedded worker, all on one port.
     /mcp/analysis       analysis server (when built)
     /mcp/orchestration  orchestration server (when built)
     /healthz, /readyz   liveness and readiness
+    /webhooks/{source}  signed deliveries from n8n, Make, ClickUp, Apify, generic senders
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from starlette.routing import Mount, Route
 
 from servers.http.auth import BearerAuthMiddleware, TokenCallerResolver
 from servers.http.health import ReadinessCheck, healthz, readyz_endpoint
+from servers.http.webhooks import webhook_endpoint
 from servers.mcp.analysis import build_analysis_server
 from servers.mcp.common.state import AppState, configured_repositories
 from servers.mcp.crm import build_crm_server
@@ -84,6 +86,7 @@ def build_app(settings: Settings, options: HttpOptions | None = None) -> Starlet
     routes: list[Route | Mount] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz_endpoint(checks)),
+        Route("/webhooks/{source}", webhook_endpoint(database, settings), methods=["POST"]),
     ]
     for name, server in servers.items():
         mcp_app = server.streamable_http_app(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from shared.auth.api_keys import create_api_key, list_api_keys
 from shared.auth.principal import Role
 from shared.config import DEMO_TENANT_NAME, Settings
@@ -13,6 +15,8 @@ from shared.tenants import list_tenants
 __all__ = ["prepare_demo"]
 
 DEMO_KEY_LABEL = "demo (created by serve --demo)"
+DEMO_ACCOUNTS = 500
+DEMO_TENANTS = 3
 
 
 async def prepare_demo(settings: Settings) -> list[str]:
@@ -28,8 +32,13 @@ async def prepare_demo(settings: Settings) -> list[str]:
         await upgrade(database.engine)
         tenants = {t.name: t for t in await list_tenants(database)}
         if DEMO_TENANT_NAME not in tenants:
-            report = await seed_demo(database, DemoParams())
-            lines.append(f"seeded demo data: {report.summary()}")
+            today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            params = DemoParams(seed=1, accounts=DEMO_ACCOUNTS, tenants=DEMO_TENANTS, as_of=today)
+            report = await seed_demo(database, params)
+            lines.append(
+                f"seeded demo data: {len(report.tenants)} tenants, {report.total_rows:,} rows "
+                "(`switchboard db seed --demo --replace` makes it anew)"
+            )
             tenants = {t.name: t for t in await list_tenants(database)}
         demo = tenants[DEMO_TENANT_NAME]
         keys = await list_api_keys(database, demo.id)

@@ -32,6 +32,7 @@ from shared.errors import SwitchboardError, ValidationFailedError
 
 __all__ = [
     "DemoDataExistsError",
+    "DemoParams",
     "SeedProgress",
     "SeedReport",
     "default_batch_accounts",

@@ -36,7 +36,7 @@ from orchestration.runtime.analyzer import AnalyticsAnalyzer
 from orchestration.runtime.crm import TenantWorkflowCrm
 from orchestration.runtime.email_finder import HttpEmailFinder, UnconfiguredEmailFinder
 from orchestration.runtime.mcp_caller import LocalServerFactory, RegisteredMcpCaller
-from orchestration.runtime.routing import PlatformDispatcher
+from orchestration.runtime.routing import PlatformDispatcher, pending_routing
 from orchestration.runtime.tenancy import TenantScopedHandler
 from orchestration.runtime.tools import TenantApify, TenantClickUp, WorkerTools
 from orchestration.workflows.handler import WorkflowEventHandler
@@ -198,6 +198,7 @@ async def open_worker_runtime(
         handler = WorkflowEventHandler(
             db,
             services,
+            router=pending_routing,
             dispatch=PlatformDispatcher(db, tools),
             **dict(handler_options or {}),
         )

@@ -32,6 +32,7 @@ from orchestration.workflows.errors import ConditionError, StepFailedError, Tran
 from shared.config import CrmSource, Settings
 from shared.crm.models import (
     ActivityKind,
+    ActorKind,
     CampaignChannel,
     CampaignKind,
     LifecycleStage,
@@ -193,6 +194,7 @@ class RepositoryWorkflowCrm:
                 account_id=_uuid(customer, "customer_id") if customer else None,
                 message=campaign.get("message"),
                 audience=audience if isinstance(audience, dict) else None,  # pyright: ignore[reportUnknownArgumentType]
+                created_by=ActorKind.AUTOMATION,
             )
             saved = await self.repository.create_campaign(new)
         return {"campaign_id": str(saved.id), **saved.model_dump(mode="json")}
@@ -208,6 +210,7 @@ class RepositoryWorkflowCrm:
                 subject=str(activity.get("subject") or kind.replace("_", " "))[:300],
                 body=activity.get("notes"),
                 due_at=due_at,
+                created_by=ActorKind.AUTOMATION,  # the spec counts follow-ups made by automation
             )
             saved = await self.repository.log_activity(new)
         return {"activity_id": str(saved.id), **saved.model_dump(mode="json")}

@@ -68,6 +68,18 @@ def _text_of(result: Any) -> str:
     return "\n".join(p for p in parts if isinstance(p, str))
 
 
+def _accepted(arguments: dict[str, Any], tool: Any) -> dict[str, Any]:
+    """The step engine adds `context` (event and step outputs) to every call; a tool that
+    does not declare it would refuse the whole call, so it is dropped for that tool."""
+    schema: Any = getattr(tool, "input_schema", None)
+    properties: Any = None
+    if isinstance(schema, dict):
+        properties = cast(dict[str, Any], schema).get("properties")
+    if "context" in arguments and isinstance(properties, dict) and "context" not in properties:
+        return {k: v for k, v in arguments.items() if k != "context"}
+    return arguments
+
+
 class RegisteredMcpCaller:
     """Implements orchestration.workflows.services.McpToolCaller."""
 
@@ -186,7 +198,14 @@ class RegisteredMcpCaller:
     async def _call(self, target: Any, server: str, tool: str, arguments: dict[str, Any]) -> Any:
         try:
             async with Client(target, read_timeout_seconds=self.read_timeout_s) as client:
-                return await client.call_tool(tool, arguments)
+                listed = await client.list_tools()
+                offered = {t.name: t for t in listed.tools}
+                if tool not in offered:
+                    raise StepFailedError(
+                        f"MCP server '{server}' has no tool '{tool}'; it offers "
+                        + (", ".join(sorted(offered)) or "none")
+                    )
+                return await client.call_tool(tool, _accepted(arguments, offered[tool]))
         except StepFailedError:
             raise
         # The SDK reports a refused connection or a broken stream as nested exception groups

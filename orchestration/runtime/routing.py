@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from prometheus_client import Counter
 
 from orchestration.executions import ExecutionRecord, update_execution
 from orchestration.platforms.base import ExecutionContext, ResultStatus, WorkflowResult
@@ -39,11 +40,28 @@ from orchestration.workflows.store import StoredDefinition
 from shared.db.database import Database
 from shared.db.orchestration_tables import workflow_definitions
 from shared.db.types import utcnow
-from shared.errors import ConfigError
+from shared.errors import SwitchboardError
 
-__all__ = ["PlatformDispatcher", "RoutedDefinition", "set_platform_refs"]
+__all__ = [
+    "FAILOVERS",
+    "ROUTED",
+    "PlatformDispatcher",
+    "RoutedDefinition",
+    "pending_routing",
+]
 
 log = logging.getLogger(__name__)
+
+ROUTED = Counter(
+    "switchboard_workflow_executions_routed_total",
+    "Workflow executions by the platform that ran them",
+    ["platform"],
+)
+FAILOVERS = Counter(
+    "switchboard_workflow_failovers_total",
+    "Executions moved off a platform that could not run them",
+    ["from_platform", "to_platform"],
+)
 
 _INTERNAL_STATUS = {"completed": ResultStatus.COMPLETED, "failed": ResultStatus.FAILED}
 
@@ -56,17 +74,15 @@ class RoutedDefinition:
     platform_refs: Mapping[str, Any] | None
 
 
-async def set_platform_refs(
-    db: Database, definition_id: uuid.UUID, platform: str, refs: Mapping[str, Any]
-) -> None:
-    """Record where a definition is installed on a platform (n8n workflow id and webhook
-    path, Make scenario id or webhook URL); the router runs it there once this is set."""
-    t = workflow_definitions
-    async with db.transaction() as conn:
-        current = await conn.scalar(sa.select(t.c.platform_refs).where(t.c.id == definition_id))
-        existing: dict[str, Any] = dict(current) if isinstance(current, dict) else {}  # pyright: ignore[reportUnknownArgumentType]
-        merged = {**existing, platform: dict(refs)}
-        await conn.execute(sa.update(t).where(t.c.id == definition_id).values(platform_refs=merged))
+def pending_routing(stored: StoredDefinition) -> dict[str, Any]:
+    """What an execution's `routing` says from its creation until the dispatcher decides."""
+    definition = stored.definition
+    return {
+        "platform": None,
+        "primary": definition.primary_platform,
+        "fallback": definition.fallback_platform,
+        "reason": "routing: choosing a platform",
+    }
 
 
 class PlatformDispatcher:
@@ -87,21 +103,18 @@ class PlatformDispatcher:
     ) -> RunResult:
         definition = stored.definition
         primary, fallback = definition.primary_platform, definition.fallback_platform
+        previous: dict[str, Any] = dict(execution.routing or {})
+        handed_over = previous.get("ran_on") not in (None, INTERNAL)
+        if handed_over and execution.status in ("running", "completed"):
+            # A redelivery of an event whose run a platform already accepted: running it
+            # again anywhere would do the work twice.
+            return RunResult("completed")
+        if execution.step_state.get("steps") or previous.get("ran_on") == INTERNAL:
+            # Started on the internal engine (checkpoints exist): finish there, never also
+            # on a platform that has recovered meanwhile.
+            return await self._internal_only(execution, run_internal, previous, "resumed")
         if primary == INTERNAL and fallback in (None, INTERNAL):
-            result = await run_internal()
-            await self._record(
-                execution.id,
-                routing={
-                    "platform": INTERNAL,
-                    "order": [INTERNAL],
-                    "skipped": {},
-                    "reason": "primary platform is internal",
-                    "ran_on": INTERNAL,
-                    "attempts": [{"platform": INTERNAL, "outcome": result.status}],
-                    "failed_over": False,
-                },
-            )
-            return result
+            return await self._internal_only(execution, run_internal, previous, "primary")
 
         tools = await self._tools(stored.tenant_id)
         target = RoutedDefinition(definition.name, await self._refs(stored.id))
@@ -147,7 +160,12 @@ class PlatformDispatcher:
         finally:
             await self.tools.record_usage(stored.tenant_id, tools)
         record = outcome.routing_record()
+        ROUTED.labels(platform=outcome.result.platform).inc()
         if outcome.failed_over:
+            for attempt in outcome.attempts[:-1]:
+                FAILOVERS.labels(
+                    from_platform=str(attempt.get("platform")), to_platform=outcome.result.platform
+                ).inc()
             log.warning(
                 "workflow '%s' failed over to %s: %s",
                 definition.name,
@@ -159,10 +177,41 @@ class PlatformDispatcher:
             return internal_runs[-1]
         return await self._external(execution, outcome.result, record)
 
+    async def _internal_only(
+        self,
+        execution: ExecutionRecord,
+        run_internal: Callable[[], Awaitable[RunResult]],
+        previous: dict[str, Any],
+        why: str,
+    ) -> RunResult:
+        result = await run_internal()
+        attempt = {"platform": INTERNAL, "outcome": result.status}
+        routing: dict[str, Any]
+        if why == "resumed" and previous:
+            routing = {**previous, "attempts": [*previous.get("attempts", []), attempt]}
+            routing["ran_on"] = INTERNAL
+        else:
+            routing = {
+                "platform": INTERNAL,
+                "order": [INTERNAL],
+                "skipped": dict[str, str](),
+                "reason": "primary platform is internal"
+                if why == "primary"
+                else "execution already started on the internal engine; resumed there",
+                "ran_on": INTERNAL,
+                "attempts": [attempt],
+                "failed_over": False,
+            }
+        ROUTED.labels(platform=INTERNAL).inc()
+        await self._record(execution.id, routing=routing)
+        return result
+
     async def _tools(self, tenant_id: uuid.UUID) -> TenantTools:
         try:
             return await self.tools.for_tenant(tenant_id)
-        except ConfigError as exc:  # no SWITCHBOARD_SECRET_KEY: no platform can be used
+        # No SWITCHBOARD_SECRET_KEY, or credentials no configured key opens: no platform can
+        # be used, and the internal engine still can.
+        except SwitchboardError as exc:
             tools = TenantTools()
             for name in ("n8n", "make"):
                 tools.unusable[name] = str(exc)

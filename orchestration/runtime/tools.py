@@ -33,7 +33,7 @@ from orchestration.runtime.tenancy import TenantCache, current_tenant
 from orchestration.workflows.errors import StepFailedError, TransientStepError
 from shared.crypto import CredentialCipher
 from shared.db.database import Database
-from shared.errors import ConfigError, SwitchboardError
+from shared.errors import SwitchboardError
 
 __all__ = ["TenantApify", "TenantClickUp", "WorkerTools", "platform_step_errors"]
 
@@ -81,7 +81,7 @@ class WorkerTools:
         tenant = current_tenant()
         try:
             tools = await self.for_tenant(tenant)
-        except ConfigError as exc:
+        except SwitchboardError as exc:  # no secret key, or credentials it cannot open
             raise StepFailedError(f"{what}: {exc}") from None
         found = tools.adapters.get(tool)
         if found is None:

@@ -23,17 +23,26 @@ def serve_command(
             help="Migrate the store, seed the demo tenant if it is missing, print a demo key",
         ),
     ] = False,
+    no_worker: Annotated[
+        bool,
+        typer.Option("--no-worker", help="Leave events to separate `switchboard worker`s"),
+    ] = False,
     allowed_host: Annotated[
         list[str] | None,
         typer.Option(help="Public host name clients use (repeatable); others get 421"),
     ] = None,
 ) -> None:
-    """Serve /mcp/crm, /mcp/analysis, /mcp/orchestration, /healthz and /readyz."""
+    """Serve the MCP servers, webhooks, /healthz and /readyz, with the worker in-process."""
     settings = get_settings()
     if demo:
         for line in run(lambda: prepare_demo(settings)):
             typer.echo(line, err=True)
-    options = HttpOptions(host=host, port=port, allowed_hosts=list(allowed_host or []))
+    options = HttpOptions(
+        host=host,
+        port=port,
+        allowed_hosts=list(allowed_host or []),
+        embedded_worker=not no_worker,
+    )
     app = build_app(settings, options)
     typer.echo(
         f"Switchboard listening on http://{host}:{port}: MCP at /mcp/crm and /mcp/analysis, "

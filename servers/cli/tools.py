@@ -198,8 +198,9 @@ def list_command(
         return
     for item in tools:
         creds = ", ".join(f"{k}={v}" for k, v in item["credentials"].items()) or "none"
+        status = item["connection_status"] if item["last_health_check"] else "unchecked"
         typer.echo(
-            f"{item['tool']:<8} {item['connection_status'] or '?':<12} {item['endpoint'] or '-'}"
+            f"{item['tool']:<8} {status or '?':<12} {item['endpoint'] or '-'}"
             f"  credentials: {creds}  calls this month: {item['monthly_api_calls']}"
         )
 
@@ -209,7 +210,8 @@ def check_command(
     tool: Annotated[str | None, typer.Argument(help="One tool (default: all configured)")] = None,
     tenant: TenantOption = None,
 ) -> None:
-    """Validate each platform's connection now and store its health; exit 1 if one is down."""
+    """Validate each platform's connection now (one authenticated call) and store its health;
+    exit 1 if one failed."""
     if tool is not None:
         _check_tool(tool)
 
@@ -229,8 +231,9 @@ def check_command(
                 except SwitchboardError as exc:
                     results.append((config.tool_name, False, "misconfigured", str(exc)))
                     continue
-                valid = await adapter.validate_connection()
+                # One probe: get_status is validate_connection's call, with the detail kept.
                 status = await adapter.get_status()
+                valid = status.detail is None
                 await record_health(db, owner.id, config.tool_name, status)
                 await flush_counter(db, owner.id, config.tool_name, adapter.http.counter)
                 results.append(

@@ -24,6 +24,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
 from servers.http.auth import BearerAuthMiddleware, TokenCallerResolver
+from servers.http.embedded_worker import EmbeddedWorker
 from servers.http.health import ReadinessCheck, healthz, readyz_endpoint
 from servers.http.webhooks import webhook_endpoint
 from servers.mcp.analysis import build_analysis_server
@@ -45,6 +46,7 @@ class HttpOptions:
     host: str = "127.0.0.1"
     port: int = 8765
     allowed_hosts: list[str] = field(default_factory=list[str])  # public host names, if any
+    embedded_worker: bool = True  # `serve --no-worker`: events are left to `switchboard worker`
     background: list[BackgroundTask] = field(default_factory=list[BackgroundTask])
 
 
@@ -83,6 +85,11 @@ def build_app(settings: Settings, options: HttpOptions | None = None) -> Starlet
         return {"dialect": database.dialect}
 
     checks: dict[str, ReadinessCheck] = {"database": database_ready}
+    background = list(options.background)
+    if options.embedded_worker:
+        worker = EmbeddedWorker()
+        background.append(worker)
+        checks["worker"] = worker.readiness
     routes: list[Route | Mount] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz_endpoint(checks)),
@@ -103,7 +110,7 @@ def build_app(settings: Settings, options: HttpOptions | None = None) -> Starlet
             for server in servers.values():
                 await stack.enter_async_context(server.session_manager.run())
             async with anyio.create_task_group() as tasks:
-                for task in options.background:
+                for task in background:
                     tasks.start_soon(task, state)
                 try:
                     yield

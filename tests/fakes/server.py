@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -25,7 +25,7 @@ def free_port() -> int:
 
 @contextmanager
 def serve_in_thread(
-    app: Any, *, startup_timeout: float = 10.0, lifespan: str = "off"
+    app: Any, *, startup_timeout: float = 10.0, lifespan: Literal["on", "off"] = "off"
 ) -> Iterator[str]:
     """Yield the base URL (`http://127.0.0.1:PORT`) while the app is being served.
 

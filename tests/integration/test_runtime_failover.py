@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from orchestration.platforms.n8n import N8nAdapter
 from orchestration.platforms.resilience import ResilienceRegistry
 from orchestration.queue.config import QueueConfig
 from orchestration.runtime import RuntimeConfig, open_worker_runtime
-from orchestration.runtime.routing import set_platform_refs
+from orchestration.templates.install import record_platform_refs
 from orchestration.worker import create_worker
 from orchestration.workflows.store import save_definition
 from shared.config import Settings
@@ -184,7 +185,7 @@ async def test_an_event_whose_primary_is_n8n_completes_through_n8n(
     saved = await save_definition(sqlite_db, tenant_id, QUALIFY_YAML)
     with serve_in_thread(fake.app()) as base_url:
         refs = await _install_n8n(base_url)
-        await set_platform_refs(sqlite_db, saved.stored.id, "n8n", refs)
+        await record_platform_refs(sqlite_db, saved.stored.id, "n8n", refs)
         await _configure_n8n(sqlite_db, secret_key, tenant_id, base_url)
         queue_id = await _emit(sqlite_db, tenant_id, LEAD)
         await _drain(sqlite_db, secret_key, registry)
@@ -212,7 +213,7 @@ async def test_with_n8n_stopped_the_same_event_fails_over_to_internal_and_says_w
     with serve_in_thread(fake.app()) as base_url:
         refs = await _install_n8n(base_url)
     # The server is stopped: its port now refuses connections.
-    await set_platform_refs(any_db, saved.stored.id, "n8n", refs)
+    await record_platform_refs(any_db, saved.stored.id, "n8n", refs)
     await _configure_n8n(any_db, secret_key, tenant_id, base_url)
     queue_id = await _emit(any_db, tenant_id, LEAD)
     await _drain(any_db, secret_key, registry)
@@ -239,7 +240,7 @@ async def test_n8n_answering_503_fails_over_and_the_secret_never_reaches_the_rec
     saved = await save_definition(sqlite_db, tenant_id, QUALIFY_YAML)
     with serve_in_thread(fake.app()) as base_url:
         refs = await _install_n8n(base_url)
-        await set_platform_refs(sqlite_db, saved.stored.id, "n8n", refs)
+        await record_platform_refs(sqlite_db, saved.stored.id, "n8n", refs)
         await _configure_n8n(sqlite_db, secret_key, tenant_id, base_url)
         fake.plan.add(path_prefix="/webhook/", status=503, body={"message": "down"}, times=None)
         await _emit(sqlite_db, tenant_id, LEAD)
@@ -313,8 +314,8 @@ async def _n8n_then_make_definition(db: Database, tenant_id: uuid.UUID) -> uuid.
     yaml_text = QUALIFY_YAML.replace("fallback_platform: internal", "fallback_platform: make")
     saved = await save_definition(db, tenant_id, yaml_text)
     definition_id = saved.stored.id
-    await set_platform_refs(db, definition_id, "n8n", {"webhook_path": "lead/qualify"})
-    await set_platform_refs(db, definition_id, "make", {"scenario_id": 7})
+    await record_platform_refs(db, definition_id, "n8n", {"webhook_path": "lead/qualify"})
+    await record_platform_refs(db, definition_id, "make", {"scenario_id": 7})
     return definition_id
 
 
@@ -389,3 +390,67 @@ def test_switchboard_worker_runs_workflows_with_the_runtime_services(tmp_path: P
     assert execution["status"] == "completed", execution
     assert execution["routing"]["ran_on"] == "internal"
     assert execution["execution_result"]["outputs"]["score_lead"]["qualification_score"] > 0
+
+
+@contextmanager
+def _served_mcp_server() -> Iterator[str]:
+    """A real MCP server over streamable HTTP on 127.0.0.1 (its lifespan on, which the
+    session manager needs)."""
+    import threading
+
+    import uvicorn
+    from mcp.server import MCPServer
+
+    server: MCPServer[Any] = MCPServer("remote-test")
+
+    @server.tool()
+    async def echo(text: str) -> dict[str, str]:  # pyright: ignore[reportUnusedFunction]
+        return {"echoed": text}
+
+    port = free_port()
+    app = server.streamable_http_app(stateless_http=True, json_response=True)
+    uv = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not uv.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "MCP test server did not start"
+        time.sleep(0.01)  # a thread-owned flag: nothing to wait on
+    try:
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+
+
+async def test_a_remote_mcp_server_is_called_over_streamable_http_within_its_row(
+    sqlite_db: Database,
+) -> None:
+    from orchestration.runtime.mcp_caller import RegisteredMcpCaller
+    from orchestration.workflows.errors import StepFailedError, TransientStepError
+    from shared.db.orchestration_tables import mcp_servers
+
+    tenant_id = await _tenant(sqlite_db)
+    caller = RegisteredMcpCaller(sqlite_db)
+    with _served_mcp_server() as url:
+        async with sqlite_db.transaction() as conn:
+            await conn.execute(
+                sa.insert(mcp_servers).values(
+                    id=uuid.uuid4(),
+                    tenant_id=tenant_id,
+                    server_name="remote",
+                    server_type="custom",
+                    endpoint_url=url,
+                    access_permissions={"allowed_tools": ["echo"], "default_tool": "echo"},
+                )
+            )
+        result = await caller.call_tool(
+            tenant_id, "remote", None, {"text": "hi"}, idempotency_key="k"
+        )
+        with pytest.raises(StepFailedError, match="access_permissions"):
+            await caller.call_tool(tenant_id, "remote", "drop", {}, idempotency_key="k")
+    assert result == {"echoed": "hi"}
+    with pytest.raises(TransientStepError, match="could not be called"):  # the server is gone
+        await caller.call_tool(tenant_id, "remote", "echo", {"text": "x"}, idempotency_key="k")

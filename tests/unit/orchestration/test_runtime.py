@@ -377,3 +377,56 @@ async def test_background_fires_due_schedules_and_keeps_platform_health_current(
             pytest.fail("no schedule tick or health check within 10s")
         tasks.cancel_scope.cancel()
     assert probes and probes[0] == "/api/v1/workflows"
+
+
+@pytest.mark.parametrize(
+    ("state", "routing", "status", "runs_internally"),
+    [
+        # checkpoints exist: finish on the internal engine, never also on a platform
+        ({"steps": {"score": {"status": "completed"}}}, None, "retrying", True),
+        # a platform accepted the run and the event came again: do nothing twice
+        ({}, {"ran_on": "n8n", "attempts": []}, "running", False),
+    ],
+)
+async def test_a_redelivered_execution_stays_where_it_started(
+    sqlite_db: Database,
+    state: dict[str, Any],
+    routing: dict[str, Any] | None,
+    status: str,
+    runs_internally: bool,
+) -> None:
+    tenant = await create_tenant(sqlite_db, "acme")
+    saved = await save_definition(
+        sqlite_db,
+        tenant.id,
+        "name: Q\ntrigger: {type: event, event_type: lead_qualified}\n"
+        "primary_platform: n8n\nsteps:\n  - {name: Score, action: analyze, kind: qualify_lead}\n",
+    )
+    async with sqlite_db.transaction() as conn:
+        execution = await insert_execution(
+            conn,
+            workflow_definition_id=saved.stored.id,
+            tenant_id=tenant.id,
+            status=status,
+            step_state=state,
+            routing=routing,
+            retry_count=0,
+            external_api_calls=0,
+        )
+
+    def no_tools() -> CredentialCipher:
+        raise AssertionError("routing must not even look at the platforms")
+
+    ran: list[bool] = []
+
+    async def run_internal() -> RunResult:
+        ran.append(True)
+        return RunResult("completed")
+
+    async with httpx.AsyncClient() as client:
+        dispatcher = PlatformDispatcher(sqlite_db, WorkerTools(sqlite_db, no_tools, client))
+        result = await dispatcher(
+            saved.stored, _claimed(tenant.id), execution, run_internal, last_attempt=False
+        )
+    assert result.status == "completed"
+    assert ran == ([True] if runs_internally else [])

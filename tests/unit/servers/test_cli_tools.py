@@ -112,7 +112,8 @@ def test_bad_configure_input_is_one_clear_line(env: dict[str, str]) -> None:
 
 def test_without_a_secret_key_configure_and_rotate_say_what_to_set(env: dict[str, str]) -> None:
     keyless = {**env, "SWITCHBOARD_SECRET_KEY": ""}
-    for args in (("tools", "rotate-keys"), ("tools", "list")):
+    configure = ("tools", "configure", "n8n", "--endpoint", "https://n8n.test", "--credential")
+    for args in (("tools", "rotate-keys"), ("tools", "list"), (*configure, "api_key=x")):
         result = switchboard(*args, env=keyless)
         assert result.returncode == 1
         assert "SWITCHBOARD_SECRET_KEY is not set" in result.stderr

@@ -1,0 +1,127 @@
+"""The whole product in one `serve` process: a signed webhook becomes an event, the
+embedded worker runs the matching workflow, and the workflow writes to the CRM."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+import sqlalchemy as sa
+from pydantic import SecretStr
+
+from orchestration.executions import list_executions
+from orchestration.platforms.config_store import save_tool_config
+from orchestration.workflows.store import save_definition
+from servers.http.app import build_app
+from shared.config import Settings
+from shared.crypto import cipher_from_settings, generate_key
+from shared.db.database import Database
+from shared.db.migrate import upgrade
+from shared.db.schema import accounts, activities
+from shared.tenants import Tenant, create_tenant
+from shared.webhooks.signing import sign_switchboard
+from tests.fakes.server import serve_in_thread
+
+SECRET = "whsec-pipeline"
+FOLLOW_UP = """name: Call hot leads
+trigger: {type: event, event_type: lead_qualified, condition: "qualification_score > 80"}
+primary_platform: internal
+steps:
+  - name: schedule call
+    action: create_activity
+    type: follow_up_call
+    subject: "Call about the qualification"
+    due_date: "+3 days"
+"""
+
+
+@dataclass
+class Product:
+    url: str
+    db: Database
+    tenant: Tenant
+    account_id: uuid.UUID
+
+
+@pytest.fixture
+def product(tmp_path: Path) -> Iterator[Product]:
+    url = f"sqlite:///{tmp_path / 'product.sqlite3'}"
+    settings = Settings(database_url=url, secret_key=SecretStr(generate_key()))
+    db = Database.from_url(url)
+    account_id = uuid.uuid4()
+
+    async def prepare() -> Tenant:
+        await upgrade(db.engine)
+        tenant = await create_tenant(db, "acme")
+        async with db.transaction() as conn:
+            await conn.execute(
+                sa.insert(accounts).values(
+                    id=account_id, tenant_id=tenant.id, name="Smile Dental", industry="dentist"
+                )
+            )
+        await save_tool_config(
+            db,
+            cipher_from_settings(settings.secret_key),
+            tenant_id=tenant.id,
+            tool_name="generic",
+            credentials={"webhook_secret": SECRET},
+        )
+        await save_definition(db, tenant.id, FOLLOW_UP)
+        return tenant
+
+    tenant = anyio.run(prepare)
+    with serve_in_thread(build_app(settings), lifespan="on") as base:
+        yield Product(base, db, tenant, account_id)
+    anyio.run(db.dispose)
+
+
+async def test_a_signed_webhook_runs_its_workflow_in_the_embedded_worker(product: Product) -> None:
+    body = json.dumps(
+        {
+            "eventId": "crm-qualified-1",
+            "eventType": "lead_qualified",
+            "customerId": str(product.account_id),
+            "eventData": {"qualification_score": 91},
+            "priority": "critical",
+        }
+    ).encode()
+    async with httpx.AsyncClient(base_url=product.url) as http:
+        answer = await http.post(
+            f"/webhooks/generic?tenant={product.tenant.id}",
+            content=body,
+            headers=sign_switchboard(SECRET, body),
+        )
+        assert answer.status_code == 202, answer.text
+        ready = (await http.get("/readyz")).json()
+    assert ready["checks"]["worker"]["ok"] is True
+
+    deadline = time.monotonic() + 30
+    while True:  # poll with a deadline: the worker runs in the server's own thread
+        runs = await list_executions(product.db, product.tenant.id)
+        if runs and runs[0].status in {"completed", "failed"}:
+            break
+        assert time.monotonic() < deadline, f"no finished execution: {runs}"
+        await anyio.sleep(0.05)
+    assert runs[0].status == "completed", runs[0].error_details
+    assert runs[0].workflow_name == "Call hot leads"
+    async with product.db.engine.connect() as conn:
+        rows = (
+            (
+                await conn.execute(
+                    sa.select(activities).where(activities.c.tenant_id == product.tenant.id)
+                )
+            )
+            .mappings()
+            .all()
+        )
+    assert [(r["kind"], r["created_by"], r["account_id"]) for r in rows] == [
+        ("follow_up_call", "automation", product.account_id)
+    ]
+    assert rows[0]["due_at"] is not None

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from servers.cli.common import run
+from servers.cli.common import open_database, run
 from servers.http.app import HttpOptions, build_app
 from servers.http.demo import prepare_demo
 from shared.config import get_settings
@@ -37,6 +37,13 @@ def serve_command(
     if demo:
         for line in run(lambda: prepare_demo(settings)):
             typer.echo(line, err=True)
+    else:
+
+        async def check_store() -> None:  # one clear line now, not a traceback at startup
+            async with open_database(settings):
+                pass
+
+        run(check_store)
     options = HttpOptions(
         host=host,
         port=port,

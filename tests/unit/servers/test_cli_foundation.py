@@ -191,3 +191,10 @@ def test_db_sql_prints_postgres_ddl_without_touching_a_database() -> None:
     assert result.returncode == 0
     assert "CREATE TABLE event_queue" in result.stdout
     assert "JSONB" in result.stdout
+
+
+def test_serve_on_an_unmigrated_store_says_what_to_run(store_env: dict[str, str]) -> None:
+    result = switchboard("serve", "--port", "1", env=store_env)
+    assert result.returncode == 1
+    assert "switchboard db upgrade" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -169,6 +169,13 @@ start_n8n() {
   export SWITCHBOARD_TEST_N8N_API_KEY="$key"
 }
 
+ensure_chromium() {  # headless browser for the dashboard test (Playwright drives it)
+  if command -v chromium >/dev/null; then return 0; fi
+  log "installing Chromium"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  command -v chromium >/dev/null || { log "Chromium install failed"; return 1; }
+}
+
 stop_started_services() {
   local s
   for s in "${STARTED_SERVICES[@]}"; do

@@ -227,7 +227,11 @@ async def main(args: argparse.Namespace) -> None:
         for backend in args.backend:
             if backend == "sqlite":
                 args.work_dir.mkdir(parents=True, exist_ok=True)
-                url = f"sqlite:///{args.work_dir / f'crm-bench-{size}.sqlite3'}"
+                path = args.work_dir / f"crm-bench-{size}.sqlite3"
+                if args.fresh:  # a new file, so it gets the current schema, not just new rows
+                    for stale in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
+                        stale.unlink(missing_ok=True)
+                url = f"sqlite:///{path}"
             else:
                 url = await _postgres_url(args.postgres_url, size, args.fresh)
             results = await bench_store(url, size, args)

@@ -69,3 +69,21 @@ def analysis_command(
     settings = _effective_settings(tenant, read_only)
     _check_ready(settings)
     build_analysis_server(settings=settings).run("stdio")
+
+
+@app.command("orchestration")
+def orchestration_command(
+    tenant: Annotated[
+        str | None,
+        typer.Option(help="Tenant name or id to serve (default: SWITCHBOARD_TENANT, or demo)"),
+    ] = None,
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="Hide and refuse every write tool")
+    ] = False,
+) -> None:
+    """Serve the orchestration tools (workflows, runs, events, platforms) over stdio."""
+    from servers.mcp.orchestration import build_orchestration_server  # H11; mirrors `mcp crm`
+
+    settings = _effective_settings(tenant, read_only)
+    _check_ready(settings)
+    build_orchestration_server(settings=settings).run("stdio")

@@ -16,6 +16,7 @@ import typer
 
 from orchestration.platforms.config_store import (
     KNOWN_TOOLS,
+    WEBHOOK_ONLY_TOOLS,
     ToolConfig,
     list_tool_configs,
     load_tool_config,
@@ -70,14 +71,17 @@ def _pairs(values: list[str], flag: str, *, as_json: bool) -> dict[str, Any]:
     return parsed
 
 
+CONFIGURABLE = KNOWN_TOOLS + WEBHOOK_ONLY_TOOLS  # `generic`: a sender of webhooks only
+
+
 def _check_tool(tool: str) -> None:
-    if tool not in KNOWN_TOOLS:
-        fail(f"unknown tool '{tool}'; choose one of {', '.join(KNOWN_TOOLS)}")
+    if tool not in CONFIGURABLE:
+        fail(f"unknown tool '{tool}'; choose one of {', '.join(CONFIGURABLE)}")
 
 
 @app.command("configure")
 def configure_command(
-    tool: Annotated[str, typer.Argument(help=f"One of {', '.join(KNOWN_TOOLS)}")],
+    tool: Annotated[str, typer.Argument(help="n8n, make, clickup, apify or generic")],
     endpoint: Annotated[
         str | None, typer.Option("--endpoint", help="API base URL (kept when omitted)")
     ] = None,
@@ -110,7 +114,7 @@ def configure_command(
                 current: ToolConfig | None = await load_tool_config(db, cipher, owner.id, tool)
             except NotFoundError:
                 current = None
-            if current is None and endpoint is None:
+            if current is None and endpoint is None and tool not in WEBHOOK_ONLY_TOOLS:
                 fail(f"{tool} is not configured yet: give --endpoint URL")
             merged_credentials = {**(dict(current.credentials) if current else {}), **credentials}
             rate_limits = dict(current.rate_limits) if current else {}
@@ -134,9 +138,14 @@ def configure_command(
 
     tenant_name, names, created = run(main)
     shown = ", ".join(f"{n}={MASK}" for n in names) or "none"
+    next_step = (
+        f"it may now POST signed deliveries to /webhooks/{tool}?tenant=<tenant id>"
+        if tool in WEBHOOK_ONLY_TOOLS
+        else f"check it with `switchboard tools check {tool}`"
+    )
     typer.echo(
         f"{tool} {'configured' if created else 'updated'} for tenant {tenant_name} "
-        f"(credentials: {shown}); check it with `switchboard tools check {tool}`"
+        f"(credentials: {shown}); {next_step}"
     )
 
 
@@ -220,7 +229,11 @@ def check_command(
         results: list[tuple[str, bool, str, str | None]] = []
         async with open_database() as db, httpx.AsyncClient(timeout=30.0) as client:
             owner = await _tenant(db, tenant)
-            configs = await list_tool_configs(db, cipher, owner.id)
+            configs = [
+                c
+                for c in await list_tool_configs(db, cipher, owner.id)
+                if c.tool_name not in WEBHOOK_ONLY_TOOLS  # nothing of ours calls them
+            ]
             if tool is not None:
                 configs = [c for c in configs if c.tool_name == tool]
                 if not configs:

@@ -6,6 +6,8 @@ endpoints, and (by default) the embedded worker, all on one port.
     /mcp/orchestration  orchestration server (when built)
     /healthz, /readyz   liveness and readiness
     /webhooks/{source}  signed deliveries from n8n, Make, ClickUp, Apify, generic senders
+    /metrics            Prometheus text, no token: reachable only where serve listens
+    /dashboard          operations dashboard (page: login form; /api/dashboard...: token)
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
 from servers.http.auth import BearerAuthMiddleware, TokenCallerResolver
+from servers.http.dashboard import dashboard_routes
 from servers.http.embedded_worker import EmbeddedWorker
 from servers.http.health import ReadinessCheck, healthz, readyz_endpoint
+from servers.http.metrics import MetricsEndpoint
 from servers.http.webhooks import webhook_endpoint
 from servers.mcp.analysis import build_analysis_server
 from servers.mcp.common.state import AppState, configured_repositories
 from servers.mcp.crm import build_crm_server
+from servers.mcp.orchestration import build_orchestration_server
 from shared.auth.tokens import BearerTokenVerifier
 from shared.config import Settings
 from shared.db.database import Database
@@ -77,6 +82,7 @@ def build_app(settings: Settings, options: HttpOptions | None = None) -> Starlet
     servers: dict[str, MCPServer[AppState]] = {
         "crm": build_crm_server(state=state),
         "analysis": build_analysis_server(state=state),
+        "orchestration": build_orchestration_server(state=state),
     }
     security = _transport_security(options)
 
@@ -93,7 +99,9 @@ def build_app(settings: Settings, options: HttpOptions | None = None) -> Starlet
     routes: list[Route | Mount] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz_endpoint(checks)),
+        Route("/metrics", MetricsEndpoint(database).handle),
         Route("/webhooks/{source}", webhook_endpoint(database, settings), methods=["POST"]),
+        *dashboard_routes(database, verifier),
     ]
     for name, server in servers.items():
         mcp_app = server.streamable_http_app(

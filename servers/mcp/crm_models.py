@@ -70,6 +70,9 @@ class AccountDetailOut(AccountDetail, Truncatable):
 class ProspectPage(Truncatable):
     items: list[AccountSummary]
     total: int = Field(description="How many accounts match, across all pages")
+    total_at_least: bool = Field(
+        default=False, description="True: at least `total` match (counting stopped there)"
+    )
     next_cursor: str | None = Field(
         default=None, description="Pass as `cursor` (same filters) for the next page; null: last"
     )

@@ -274,6 +274,9 @@ class Page(BaseModel, Generic[T]):
     items: list[T]
     total: int
     next_cursor: str | None = None
+    # True: counting stopped at `total` and more rows match (an exact count of a broad search
+    # would cost a second pass over every match).
+    total_at_least: bool = False
 
 
 class StageTotal(BaseModel):

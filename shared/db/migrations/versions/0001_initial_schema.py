@@ -21,6 +21,17 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Place names compare case-insensitively on SQLite (crm_tables.CASE_INSENSITIVE_TEXT).
+_CASE_INSENSITIVE_TEXT = sa.Text().with_variant(sa.Text(collation="NOCASE"), "sqlite")
+# search_prospects matches lower(city) on Postgres. Expression indexes cannot be reflected on
+# SQLite, so this one lives here only, not in crm_tables (see the comment there).
+_LOWER_CITY_INDEX = "ix_accounts_tenant_id_industry_lower_city"
+
+
+def _is_postgres() -> bool:
+    return op.get_context().dialect.name == "postgresql"
+
+
 def upgrade() -> None:
 
     op.create_table(
@@ -48,8 +59,8 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("industry", sa.Text(), nullable=True),
-        sa.Column("city", sa.Text(), nullable=True),
-        sa.Column("region", sa.Text(), nullable=True),
+        sa.Column("city", _CASE_INSENSITIVE_TEXT, nullable=True),
+        sa.Column("region", _CASE_INSENSITIVE_TEXT, nullable=True),
         sa.Column("country", sa.Text(), nullable=True),
         sa.Column("address", sa.Text(), nullable=True),
         sa.Column("phone", sa.Text(), nullable=True),
@@ -113,7 +124,7 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             batch_op.f("ix_accounts_tenant_id_industry_city"),
-            ["tenant_id", "industry", "city"],
+            ["tenant_id", "industry", "city", "lead_score", "gmb_rating", "lifecycle_stage"],
             unique=False,
         )
         batch_op.create_index(
@@ -140,6 +151,15 @@ def upgrade() -> None:
             batch_op.f("ix_accounts_tenant_id_gmb_review_count"),
             ["tenant_id", "gmb_review_count"],
             unique=False,
+        )
+    if _is_postgres():
+        op.create_index(
+            _LOWER_CITY_INDEX,
+            "accounts",
+            [
+                *("tenant_id", "industry", sa.text("lower(city)")),
+                *("lead_score", "gmb_rating", "lifecycle_stage"),
+            ],
         )
 
     op.create_table(
@@ -1032,6 +1052,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_accounts_tenant_id_lead_score"))
         batch_op.drop_index(batch_op.f("ix_accounts_tenant_id_industry_city"))
         batch_op.drop_index(batch_op.f("ix_accounts_tenant_id_gmb_rating"))
+    if _is_postgres():
+        op.drop_index(_LOWER_CITY_INDEX, table_name="accounts")
 
     op.drop_table("accounts")
     op.drop_table("tenants")

@@ -1,0 +1,216 @@
+"""The spec's success metrics, measured live for one tenant over a window.
+
+event_to_dispatch_p95_ms     an event's creation to its first execution's start
+workflow_success_rate        completed / (completed + failed) executions
+failures_resolved_by_retry_or_failover
+                             executions that completed after a retry or a failover,
+                             over those plus the ones that failed for good
+lead_processing_p50/p95_s    first prospect_identified to first lead_qualified event
+                             of the same customer
+qualified_to_task_p50_s      lead_qualified to the first follow-up automation created
+follow_ups_by_automation     share of follow-up activities (all kinds but notes) created
+                             by automation or an agent rather than by hand
+sync_accuracy, sync_latency  not measured yet: the ClickUp reconciliation computes
+                             accuracy but does not store it
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import sqlalchemy as sa
+
+from orchestration.events.models import StandardEventType
+from shared.db.crm_tables import activities
+from shared.db.database import Database
+from shared.db.orchestration_tables import event_queue, workflow_executions
+
+__all__ = [
+    "FOLLOW_UP_KINDS",
+    "NOT_MEASURED",
+    "SAMPLE",
+    "MetricScope",
+    "as_object",
+    "as_utc",
+    "percentile",
+    "ratio",
+    "success_metrics",
+]
+
+NOT_MEASURED = "not measured yet"
+# Follow-up actions for the "created by automation" share: everything but plain notes.
+FOLLOW_UP_KINDS = ("call", "email", "meeting", "task", "follow_up_call", "sms")
+SAMPLE = 5000  # newest rows a percentile is computed over
+_q = event_queue.c
+_x = workflow_executions.c
+
+
+def percentile(values: Sequence[float], pct: float) -> float | None:
+    """Nearest-rank percentile (pct in 0..100); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def as_utc(value: Any) -> datetime | None:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return None
+
+
+def ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def as_object(value: Any) -> dict[str, Any]:
+    return cast(dict[str, Any], value) if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class MetricScope:
+    """One tenant, a window [since, now] and how many rows a listing shows."""
+
+    db: Database
+    tenant_id: uuid.UUID
+    now: datetime
+    since: datetime
+    limit: int
+
+
+async def _dispatch_latencies_ms(scope: MetricScope) -> list[float]:
+    """Per event: its first execution's start minus the event's creation."""
+    first_start = sa.func.min(_x.started_at)
+    query = (
+        sa.select(_q.created_at, first_start)
+        .select_from(event_queue.join(workflow_executions, _x.trigger_event_id == _q.id))
+        .where(_q.tenant_id == scope.tenant_id, _q.created_at >= scope.since)
+        .group_by(_q.id, _q.created_at)
+        .limit(SAMPLE)
+    )
+    async with scope.db.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    latencies: list[float] = []
+    for created, started in rows:
+        created_at, started_at = as_utc(created), as_utc(started)
+        if created_at is not None and started_at is not None:
+            latencies.append(max(0.0, (started_at - created_at).total_seconds() * 1000))
+    return latencies
+
+
+async def _automated_follow_ups(scope: MetricScope) -> dict[str, list[datetime]]:
+    """When automation (or an agent) created follow-ups, per account id."""
+    query = (
+        sa.select(activities.c.account_id, activities.c.created_at)
+        .where(
+            activities.c.tenant_id == scope.tenant_id,
+            activities.c.kind.in_(FOLLOW_UP_KINDS),
+            activities.c.created_by != "manual",
+            activities.c.created_at >= scope.since,
+        )
+        .limit(SAMPLE)
+    )
+    found: dict[str, list[datetime]] = {}
+    async with scope.db.engine.connect() as conn:
+        for account, created in (await conn.execute(query)).all():
+            when = as_utc(created)
+            if when is not None:
+                found.setdefault(str(account), []).append(when)
+    return found
+
+
+async def _lead_processing_s(scope: MetricScope) -> tuple[list[float], list[float]]:
+    """Per customer, in seconds: prospect_identified to lead_qualified (first of each), and
+    lead_qualified to the first follow-up automation created after it."""
+    at = sa.func.coalesce(_q.occurred_at, _q.created_at)
+    query = (
+        sa.select(_q.customer_id, _q.event_type, sa.func.min(at))
+        .where(
+            _q.tenant_id == scope.tenant_id,
+            _q.customer_id.is_not(None),
+            _q.created_at >= scope.since,
+            _q.event_type.in_(
+                (
+                    StandardEventType.PROSPECT_IDENTIFIED.value,
+                    StandardEventType.LEAD_QUALIFIED.value,
+                )
+            ),
+        )
+        .group_by(_q.customer_id, _q.event_type)
+    )
+    async with scope.db.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    firsts: dict[str, dict[str, datetime]] = {}
+    for customer, event_type, first in rows:
+        when = as_utc(first)
+        if when is not None:
+            firsts.setdefault(str(customer), {})[str(event_type)] = when
+    follow_ups = await _automated_follow_ups(scope)
+    to_qualified: list[float] = []
+    to_task: list[float] = []
+    for customer, seen in firsts.items():
+        identified = seen.get(StandardEventType.PROSPECT_IDENTIFIED.value)
+        qualified = seen.get(StandardEventType.LEAD_QUALIFIED.value)
+        if qualified is None:
+            continue
+        if identified is not None and qualified >= identified:
+            to_qualified.append((qualified - identified).total_seconds())
+        later = [t for t in follow_ups.get(customer, []) if t >= qualified]
+        if later:
+            to_task.append((min(later) - qualified).total_seconds())
+    return to_qualified, to_task
+
+
+async def _automation_share(scope: MetricScope) -> dict[str, Any]:
+    query = (
+        sa.select(activities.c.created_by, sa.func.count())
+        .where(
+            activities.c.tenant_id == scope.tenant_id,
+            activities.c.kind.in_(FOLLOW_UP_KINDS),
+            activities.c.created_at >= scope.since,
+        )
+        .group_by(activities.c.created_by)
+    )
+    async with scope.db.engine.connect() as conn:
+        counts = {str(by): int(n) for by, n in (await conn.execute(query)).all()}
+    total = sum(counts.values())
+    automated = total - counts.get("manual", 0)  # automation and agents alike
+    return {"share": ratio(automated, total), "automated": automated, "total": total}
+
+
+def _recovered(row: sa.RowMapping) -> bool:
+    routing = as_object(row["routing"])
+    return row["status"] == "completed" and (
+        (row["retry_count"] or 0) > 0 or routing.get("failed_over") is True
+    )
+
+
+async def success_metrics(scope: MetricScope, rows: list[sa.RowMapping]) -> dict[str, Any]:
+    completed = sum(1 for r in rows if r["status"] == "completed")
+    failed = sum(1 for r in rows if r["status"] == "failed")
+    recovered = sum(1 for r in rows if _recovered(r))
+    dispatch = await _dispatch_latencies_ms(scope)
+    leads, tasks = await _lead_processing_s(scope)
+    return {
+        "event_to_dispatch_p95_ms": percentile(dispatch, 95),
+        "event_to_dispatch_samples": len(dispatch),
+        "workflow_success_rate": ratio(completed, completed + failed),
+        "failures_resolved_by_retry_or_failover": ratio(recovered, recovered + failed),
+        "lead_processing_p50_s": percentile(leads, 50),
+        "lead_processing_p95_s": percentile(leads, 95),
+        "lead_processing_samples": len(leads),
+        "qualified_to_task_p50_s": percentile(tasks, 50),
+        "qualified_to_task_samples": len(tasks),
+        "follow_ups_by_automation": await _automation_share(scope),
+        # The ClickUp reconciliation computes accuracy but does not store it yet.
+        "sync_accuracy": NOT_MEASURED,
+        "sync_latency_p95_ms": NOT_MEASURED,
+    }

@@ -1,0 +1,102 @@
+"""How the `sql` data source runs search_accounts on SQLite: a capped total count, and query
+plans that use the (tenant, industry, city, ...) index instead of scanning the tenant."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from shared.crm import sql as sql_module
+from shared.crm.models import LifecycleStage, ProspectSearch
+from shared.crm.sql import SqlCrmRepository
+from shared.db.database import Database
+from tests.contract.crm.builders import CrmBuilder
+
+INDEX = "ix_accounts_tenant_id_industry_city"
+
+
+async def dentists(db: Database, count: int, city: str = "Austin") -> uuid.UUID:
+    build = CrmBuilder(db)
+    tenant = await build.tenant()
+    for i in range(count):
+        await build.account(
+            tenant, f"Dental {i}", industry="dentist", city=city, gmb_rating=4.5, lead_score=i
+        )
+    return tenant
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[tuple[str, Any]]]:
+    """The SQL (and driver parameters) sent while the block runs."""
+    sent: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append((statement, parameters))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+
+async def test_total_is_exact_up_to_the_cap_and_a_lower_bound_beyond_it(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql_module, "TOTAL_COUNT_CAP", 3)
+    tenant = await dentists(sqlite_db, 5)
+    repo = SqlCrmRepository(sqlite_db, tenant)
+
+    broad = await repo.search_accounts(ProspectSearch(industry=["dentist"], limit=2))
+    assert (broad.total, broad.total_at_least) == (3, True)
+    assert len(broad.items) == 2 and broad.next_cursor is not None
+
+    exact = await repo.search_accounts(ProspectSearch(industry=["dentist"], lead_score_min=2))
+    assert (exact.total, exact.total_at_least) == (3, False)
+
+    second = await repo.search_accounts(
+        ProspectSearch(industry=["dentist"], lead_score_min=2, limit=2)
+    )
+    follow = await repo.search_accounts(
+        ProspectSearch(industry=["dentist"], lead_score_min=2, limit=2, cursor=second.next_cursor)
+    )
+    assert (follow.total, follow.total_at_least, len(follow.items)) == (3, False, 1)
+
+
+async def test_a_page_holding_every_match_needs_no_count_query(sqlite_db: Database) -> None:
+    tenant = await dentists(sqlite_db, 3)
+    repo = SqlCrmRepository(sqlite_db, tenant)
+    with statements(sqlite_db) as sent:
+        page = await repo.search_accounts(ProspectSearch(industry=["dentist"]))
+    assert page.total == 3 and not page.total_at_least
+    assert not any("count(" in sql.lower() for sql, _ in sent)
+
+
+async def test_city_matches_any_case_through_the_industry_city_index(sqlite_db: Database) -> None:
+    tenant = await dentists(sqlite_db, 4)
+    await dentists(sqlite_db, 2, city="Dallas")
+    repo = SqlCrmRepository(sqlite_db, tenant)
+    search = ProspectSearch(
+        industry=["dentist"],
+        city="aUSTIN",
+        rating_min=4.0,
+        lifecycle_stage=[LifecycleStage.PROSPECT, LifecycleStage.LEAD],
+        limit=2,
+    )
+    with statements(sqlite_db) as sent:
+        page = await repo.search_accounts(search)
+    assert page.total == 4 and [a.name for a in page.items] == ["Dental 3", "Dental 2"]
+
+    searches = [(sql, params) for sql, params in sent if "FROM accounts" in sql]
+    assert len(searches) == 2  # the page and the count
+    async with sqlite_db.engine.connect() as conn:
+        for sql, params in searches:
+            plan = str((await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)).all())
+            assert f"INDEX {INDEX} (tenant_id=? AND industry=? AND city=?" in plan, plan
+            if "count(" in sql.lower():  # rating and stage are in the index: no row lookups
+                assert f"COVERING INDEX {INDEX}" in plan, plan

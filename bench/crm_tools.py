@@ -14,25 +14,32 @@ on the server of --postgres-url (--fresh re-seeds).
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, bench/ comes first on sys.path and bench/http.py would shadow the stdlib
+# `http` (imported by mcp through httpx): put the repository root there instead. Append then
+# remove takes out the first bench/ entry and leaves one at the end, behind the stdlib (the
+# seed's child process imports this file without bench/ on its path).
+sys.path.append(str(Path(__file__).resolve().parent))
+sys.path.remove(str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import argparse
 import asyncio
 import os
 import random
 import statistics
-import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 from sqlalchemy.engine import make_url
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from orchestration.events.crm_sink import CrmEventSink
 from servers.mcp.common.caller import CallerContext, Role, StaticCallerResolver

@@ -29,6 +29,7 @@ from servers.http.auth import BearerAuthMiddleware, TokenCallerResolver
 from servers.http.dashboard import dashboard_routes
 from servers.http.embedded_worker import EmbeddedWorker
 from servers.http.health import ReadinessCheck, healthz, readyz_endpoint
+from servers.http.ingest import GroupPublisher
 from servers.http.metrics import MetricsEndpoint
 from servers.http.webhooks import webhook_endpoint
 from servers.mcp.analysis import build_analysis_server
@@ -92,6 +93,8 @@ def build_app(settings: Settings, options: HttpOptions | None = None) -> Starlet
 
     checks: dict[str, ReadinessCheck] = {"database": database_ready}
     background = list(options.background)
+    publisher = GroupPublisher(database)
+    background.append(lambda _state: publisher.run())
     if options.embedded_worker:
         worker = EmbeddedWorker()
         background.append(worker)
@@ -100,7 +103,11 @@ def build_app(settings: Settings, options: HttpOptions | None = None) -> Starlet
         Route("/healthz", healthz),
         Route("/readyz", readyz_endpoint(checks)),
         Route("/metrics", MetricsEndpoint(database).handle),
-        Route("/webhooks/{source}", webhook_endpoint(database, settings), methods=["POST"]),
+        Route(
+            "/webhooks/{source}",
+            webhook_endpoint(database, settings, publisher),
+            methods=["POST"],
+        ),
         *dashboard_routes(database, verifier),
     ]
     for name, server in servers.items():

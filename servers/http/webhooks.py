@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from pydantic import ValidationError
@@ -21,9 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from orchestration.events.models import CustomerEvent, EventSource
-from orchestration.events.publish import publish
 from orchestration.platforms.clickup_webhooks import parse_delivery
 from orchestration.platforms.config_store import load_tool_config
+from servers.http.ingest import GroupPublisher
 from shared.config import Settings
 from shared.crypto import cipher_from_settings
 from shared.db.database import Database
@@ -67,6 +69,33 @@ async def _read_limited(request: Request) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+# Tenants and secrets are looked up once per few seconds, not per delivery; a rotated secret
+# or a removed sender takes effect within this time.
+SECRET_CACHE_SECONDS = 5.0
+
+
+@dataclass
+class _SenderCache:
+    entries: dict[tuple[str, str], tuple[float, Tenant, str, SignatureScheme]] = field(
+        default_factory=dict[tuple[str, str], tuple[float, Tenant, str, SignatureScheme]]
+    )
+
+    async def lookup(
+        self, db: Database, settings: Settings, tenant_ref: str, source: str
+    ) -> tuple[Tenant, str, SignatureScheme]:
+        """Raises NotFoundError / ValueError for an unknown tenant or unconfigured sender."""
+        key = (tenant_ref, source)
+        found = self.entries.get(key)
+        now = time.monotonic()
+        if found is not None and now - found[0] < SECRET_CACHE_SECONDS:
+            return found[1], found[2], found[3]
+        uuid.UUID(tenant_ref)
+        tenant = await resolve_tenant(db, tenant_ref)
+        secret, scheme = await _webhook_secret(db, settings, tenant, source)
+        self.entries[key] = (now, tenant, secret, scheme)
+        return tenant, secret, scheme
 
 
 async def _webhook_secret(
@@ -122,8 +151,10 @@ def _event_from(source: str, tenant: Tenant, request: Request, body: bytes) -> C
 
 
 def webhook_endpoint(
-    db: Database, settings: Settings
+    db: Database, settings: Settings, publisher: GroupPublisher
 ) -> Callable[[Request], Awaitable[JSONResponse]]:
+    senders = _SenderCache()
+
     async def receive(request: Request) -> JSONResponse:
         source = request.path_params["source"]
         body = await _read_limited(request)
@@ -137,9 +168,7 @@ def webhook_endpoint(
         if not tenant_ref:
             return _problem(400, "missing_tenant", "add ?tenant=<tenant id> to the webhook URL")
         try:
-            uuid.UUID(tenant_ref)
-            tenant = await resolve_tenant(db, tenant_ref)
-            secret, scheme = await _webhook_secret(db, settings, tenant, source)
+            tenant, secret, scheme = await senders.lookup(db, settings, tenant_ref, source)
         except (ValueError, NotFoundError):
             # One answer for unknown tenant and unconfigured source: no probing for tenants.
             return _problem(
@@ -151,7 +180,7 @@ def webhook_endpoint(
             return _problem(exc.status, "bad_signature", exc.reason)
         try:
             event = _event_from(source, tenant, request, body)
-            result = await publish(db, event)
+            result = await publisher.publish(event)
         except ValidationFailedError as exc:
             return _problem(422, "invalid_event", str(exc))
         except SwitchboardError as exc:

@@ -78,6 +78,18 @@ _DETAIL_COLUMNS = [
 ]
 
 
+_QUALIFICATION, _HEALTH = "qualification__", "health__"
+
+
+def _prefixed(fields: dict[str, Any], prefix: str) -> dict[str, Any] | None:
+    """Remove the `prefix`ed columns of an outer-joined row from `fields`; None when the
+    join found no row (its id is NULL)."""
+    joined = {
+        name[len(prefix) :]: fields.pop(name) for name in list(fields) if name.startswith(prefix)
+    }
+    return joined if joined.get("id") is not None else None
+
+
 class SqlCrmRepository:
     def __init__(
         self, db: Database, tenant_id: uuid.UUID, change_sink: CrmChangeSink | None = None
@@ -214,24 +226,41 @@ class SqlCrmRepository:
 
     async def get_account(self, account_id: uuid.UUID) -> AccountDetail:
         tenant = self._tenant_id
-        async with self._db.engine.connect() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        sa.select(*_DETAIL_COLUMNS).where(
-                            accounts.c.id == account_id, accounts.c.tenant_id == tenant
-                        )
-                    )
-                )
-                .mappings()
-                .first()
+
+        def of_account(table: sa.Table) -> list[sa.ColumnElement[bool]]:
+            return [table.c.tenant_id == tenant, table.c.account_id == account_id]
+
+        def latest(table: sa.Table, newest_first: sa.Column[Any]) -> sa.ScalarSelect[Any]:
+            return (
+                sa.select(table.c.id)
+                .where(*of_account(table))
+                .order_by(newest_first.desc())
+                .limit(1)
+                .scalar_subquery()
             )
+
+        # The account row carries its latest qualification and health score (prefixed
+        # columns of two outer joins): each statement is a round trip, and get_account is
+        # called once per account an agent looks at.
+        qualification, health = ai_lead_qualification, customer_health_scores
+        with_latest = (
+            sa.select(
+                *_DETAIL_COLUMNS,
+                *(c.label(f"{_QUALIFICATION}{c.name}") for c in qualification.c),
+                *(c.label(f"{_HEALTH}{c.name}") for c in health.c),
+            )
+            .select_from(
+                accounts.outerjoin(
+                    qualification,
+                    qualification.c.id == latest(qualification, qualification.c.created_at),
+                ).outerjoin(health, health.c.id == latest(health, health.c.computed_at))
+            )
+            .where(accounts.c.id == account_id, accounts.c.tenant_id == tenant)
+        )
+        async with self._db.engine.connect() as conn:
+            row = (await conn.execute(with_latest)).mappings().first()
             if row is None:
                 raise account_not_found(account_id)
-
-            def of_account(table: sa.Table) -> list[sa.ColumnElement[bool]]:
-                return [table.c.tenant_id == tenant, table.c.account_id == account_id]
-
             people = await conn.execute(
                 sa.select(contacts)
                 .where(*of_account(contacts))
@@ -254,33 +283,12 @@ class SqlCrmRepository:
                 .order_by(reviews.c.reviewed_at.desc(), reviews.c.id)
                 .limit(RECENT_ITEMS)
             )
-            qualification = (
-                (
-                    await conn.execute(
-                        sa.select(ai_lead_qualification)
-                        .where(*of_account(ai_lead_qualification))
-                        .order_by(ai_lead_qualification.c.created_at.desc())
-                        .limit(1)
-                    )
-                )
-                .mappings()
-                .first()
-            )
-            health = (
-                (
-                    await conn.execute(
-                        sa.select(customer_health_scores)
-                        .where(*of_account(customer_health_scores))
-                        .order_by(customer_health_scores.c.computed_at.desc())
-                        .limit(1)
-                    )
-                )
-                .mappings()
-                .first()
-            )
+        fields = dict(row)
+        latest_qualification = _prefixed(fields, _QUALIFICATION)
+        latest_health = _prefixed(fields, _HEALTH)
         return AccountDetail.model_validate(
             {
-                **dict(row),
+                **fields,
                 "contacts": [Contact.model_validate(dict(r)) for r in people.mappings()],
                 "open_deals": [Deal.model_validate(dict(r)) for r in open_deals.mappings()],
                 "recent_activities": [
@@ -290,9 +298,13 @@ class SqlCrmRepository:
                     Review.model_validate(dict(r)) for r in recent_reviews.mappings()
                 ],
                 "latest_qualification": (
-                    LeadQualification.model_validate(dict(qualification)) if qualification else None
+                    LeadQualification.model_validate(latest_qualification)
+                    if latest_qualification
+                    else None
                 ),
-                "latest_health": HealthScore.model_validate(dict(health)) if health else None,
+                "latest_health": HealthScore.model_validate(latest_health)
+                if latest_health
+                else None,
             }
         )
 

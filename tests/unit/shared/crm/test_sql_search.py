@@ -1,5 +1,6 @@
-"""How the `sql` data source runs search_accounts on SQLite: a capped total count, and query
-plans that use the (tenant, industry, city, ...) index instead of scanning the tenant."""
+"""How the `sql` data source reads, on SQLite: search_accounts with a capped total count and
+query plans that use the (tenant, industry, city, ...) index instead of scanning the tenant;
+get_account with the latest qualification and health joined onto the account row."""
 
 from __future__ import annotations
 
@@ -100,3 +101,22 @@ async def test_city_matches_any_case_through_the_industry_city_index(sqlite_db: 
             assert f"INDEX {INDEX} (tenant_id=? AND industry=? AND city=?" in plan, plan
             if "count(" in sql.lower():  # rating and stage are in the index: no row lookups
                 assert f"COVERING INDEX {INDEX}" in plan, plan
+
+
+async def test_an_account_never_scored_has_no_latest_qualification_or_health(
+    sqlite_db: Database,
+) -> None:
+    build = CrmBuilder(sqlite_db)
+    tenant = await build.tenant()
+    scored_id = await build.account(tenant, "Scored")
+    unscored_id = await build.account(tenant, "Unscored")
+    await build.qualification(tenant, scored_id, 70)
+    await build.health(tenant, scored_id, 55)
+    repo = SqlCrmRepository(sqlite_db, tenant)
+
+    detail = await repo.get_account(unscored_id)
+    assert detail.name == "Unscored"
+    assert detail.latest_qualification is None and detail.latest_health is None
+    other = await repo.get_account(scored_id)
+    assert other.latest_qualification is not None and other.latest_qualification.score == 70
+    assert other.latest_health is not None and other.latest_health.score == 55

@@ -13,6 +13,7 @@ data source those tools say they are unavailable.
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -334,6 +335,11 @@ async def predict_customer_lifetime_value(
         fit = await tenant_ltv_models(state.database, tenant_id)
         customer = summarize_transactions(history, datetime.now(UTC)).row(str(account_id))
         result = predict_clv(fit.model, customer, horizon_weeks=horizon_weeks)
+    if not all(math.isfinite(v) for v in (result.clv, result.clv_low, result.clv_high)):
+        raise ToolError(
+            "the tenant's purchase history does not pin the lifetime-value model down for "
+            f"account {account_id} yet (the fit is degenerate); try again with more history"
+        )
     out = LifetimeValueOut.model_validate(
         {
             **result.model_dump(),

@@ -145,7 +145,12 @@ async def search_prospects(
         budget = state.settings.result_budget_chars - NOTE_RESERVE
 
         def render(items: list[AccountSummary] | Any) -> ProspectPage:
-            return ProspectPage(items=list(items), total=page.total, next_cursor=page.next_cursor)
+            return ProspectPage(
+                items=list(items),
+                total=page.total,
+                total_at_least=page.total_at_least,
+                next_cursor=page.next_cursor,
+            )
 
         fits = fit_count(page.items, render, budget)
         if fits == len(page.items):
@@ -155,6 +160,7 @@ async def search_prospects(
         return ProspectPage(
             items=smaller.items,
             total=smaller.total,
+            total_at_least=smaller.total_at_least,
             next_cursor=smaller.next_cursor,
             truncated=True,
             truncation_note=(

@@ -14,6 +14,7 @@ It does not include the randomness of one customer's future purchases.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import numpy.typing as npt
@@ -160,9 +161,13 @@ def customer_lifetime_value(
     if simulated.size == 0:
         return point, point.copy(), point.copy()  # no usable draw: no interval to report
     tail = (1.0 - interval) / 2.0 * 100.0
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        # A customer whose every draw is NaN has no interval: numpy warns, we fall back below.
+        warnings.simplefilter("ignore", RuntimeWarning)
         low = np.nanpercentile(simulated, tail, axis=0)
         high = np.nanpercentile(simulated, 100.0 - tail, axis=0)
+    low = np.where(np.isnan(low), point, low)
+    high = np.where(np.isnan(high), point, high)
     return point, np.minimum(low, point), np.maximum(high, point)
 
 

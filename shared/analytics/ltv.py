@@ -130,12 +130,20 @@ def _numerical_hessian(
     return hessian
 
 
+LOG_PARAM_LIMIT = 9.0
+
+
 def _fit(
     objective: Callable[[FloatArray], float], start: FloatArray, n_customers: int
 ) -> tuple[FloatArray, float, bool, list[list[float]]]:
     """Minimise the summed negative log-likelihood; covariance from its numerical Hessian."""
 
     def scaled(theta: FloatArray) -> float:
+        # Box-constrained MLE: on small or very regular data a parameter can run off to
+        # infinity (a Poisson limit), where the model's closed forms overflow to NaN. A wall
+        # at e^+-LOG_PARAM_LIMIT (about 8,100) keeps predictions finite; CDNOW's fit is far inside.
+        if np.any(np.abs(theta) > LOG_PARAM_LIMIT):
+            return 1e300
         with np.errstate(all="ignore"):
             value = float(objective(theta)) / n_customers
         return value if math.isfinite(value) else 1e300

@@ -13,6 +13,7 @@ What the data give (fixture copy of the lifetimes 0.11.3 files):
 from __future__ import annotations
 
 import csv
+import math
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -26,7 +27,13 @@ from shared.analytics.clv import (
     predict_customer_lifetime_value,
     probability_alive,
 )
-from shared.analytics.ltv import BgNbdFit, fit_bg_nbd, fit_gamma_gamma, fit_ltv_models
+from shared.analytics.ltv import (
+    LOG_PARAM_LIMIT,
+    BgNbdFit,
+    fit_bg_nbd,
+    fit_gamma_gamma,
+    fit_ltv_models,
+)
 from shared.analytics.models import Transaction
 from shared.analytics.purchase_summary import (
     CustomerSummary,
@@ -183,3 +190,16 @@ def test_fits_reject_inconsistent_input_with_a_clear_message() -> None:
         fit_gamma_gamma([1] * 20, [0.0] * 20)
     with pytest.raises(ValidationFailedError, match="time zone"):
         summarize_transactions([], datetime(2025, 1, 1))
+
+
+def test_homogeneous_buyers_give_a_bounded_fit_and_finite_predictions() -> None:
+    """Very regular buyers push BG/NBD towards its Poisson limit (r, alpha -> infinity);
+    the bounded fit keeps every prediction finite instead of overflowing to NaN."""
+    rng = np.random.default_rng(7)
+    frequency = rng.integers(0, 8, size=30).astype(float)
+    recency = np.where(frequency > 0, rng.uniform(10, 40, size=30), 0.0)
+    T = np.full(30, 43.0)
+    fit = fit_bg_nbd(frequency, recency, T)
+    expected = conditional_expected_purchases(fit, 52.0, frequency, recency, T)
+    assert np.all(np.isfinite(expected))
+    assert max(fit.r, fit.alpha) <= math.exp(LOG_PARAM_LIMIT) * 1.001

@@ -7,7 +7,7 @@
 | lifecycle stage -> at_risk                   | churn_risk_detected            |
 | retention campaign created                   | retention_campaign_triggered   |
 | qualification with score over the threshold  | lead_qualified                 |
-| health score, churn probability >= threshold | churn_risk_detected (H8)       |
+| health score, churn probability >= threshold | churn_risk_detected            |
 
 Other changes (stage -> prospect/lead/churned, activities, health scores under the churn
 threshold, acquisition campaigns) emit nothing: no standard event means anything for them,
@@ -53,7 +53,7 @@ __all__ = [
 
 QUALIFICATION_THRESHOLD_KEY = "qualification_threshold"
 DEFAULT_QUALIFICATION_THRESHOLD = 80.0
-# H8 (analytics tools): a stored health score at or over this churn probability emits
+# A stored health score at or over this churn probability emits
 # churn_risk_detected.
 CHURN_RISK_THRESHOLD_KEY = "churn_risk_threshold"
 DEFAULT_CHURN_RISK_THRESHOLD = 0.7
@@ -115,7 +115,7 @@ def events_for_change(
                     f"crm:qualification:{data.get('qualification_id')}",
                 )
             ]
-    if change.kind == "health_score":  # H8: stored health scores over the churn threshold
+    if change.kind == "health_score":  # stored health scores over the churn threshold
         probability = data.get("churn_probability")
         was_at_risk = (
             previous_churn_probability is not None
@@ -156,7 +156,7 @@ async def _threshold(
 async def _previous_churn_probability(
     conn: AsyncConnection, tenant_id: uuid.UUID, change: CrmChange
 ) -> float | None:
-    """The churn probability of the account's latest health score before this one (H8)."""
+    """The churn probability of the account's latest health score before this one."""
     this_id = change.data.get("health_id")
     stmt = (
         sa.select(customer_health_scores.c.churn_probability)
@@ -194,7 +194,7 @@ class CrmEventSink:
             else DEFAULT_QUALIFICATION_THRESHOLD
         )
         churn, previous = DEFAULT_CHURN_RISK_THRESHOLD, None
-        if change.kind == "health_score":  # H8: the churn threshold and the score before
+        if change.kind == "health_score":  # the churn threshold and the score before
             churn = await _threshold(
                 conn, self._tenant_id, CHURN_RISK_THRESHOLD_KEY, DEFAULT_CHURN_RISK_THRESHOLD
             )

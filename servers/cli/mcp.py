@@ -3,13 +3,17 @@ other local MCP clients. stdout carries only the protocol; logs go to stderr."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from servers.cli.common import open_database, run
 from shared.config import Settings, get_settings
 from shared.tenants import resolve_tenant
+
+if TYPE_CHECKING:  # the SDK loads only when a server runs
+    from mcp.server.mcpserver import MCPServer
 
 app = typer.Typer(help="MCP servers over stdio (for Claude Desktop and other clients).")
 
@@ -35,55 +39,42 @@ def _check_ready(settings: Settings) -> None:
     run(main)
 
 
-@app.command("crm")
-def crm_command(
-    tenant: Annotated[
-        str | None,
-        typer.Option(help="Tenant name or id to serve (default: SWITCHBOARD_TENANT, or demo)"),
-    ] = None,
-    read_only: Annotated[
-        bool, typer.Option("--read-only", help="Hide and refuse every write tool")
-    ] = False,
+TenantOption = Annotated[
+    str | None,
+    typer.Option(help="Tenant name or id to serve (default: SWITCHBOARD_TENANT, or demo)"),
+]
+ReadOnlyOption = Annotated[
+    bool, typer.Option("--read-only", help="Hide and refuse every write tool")
+]
+
+
+def _serve(
+    build: Callable[[Settings], MCPServer[Any]], tenant: str | None, read_only: bool
 ) -> None:
+    settings = _effective_settings(tenant, read_only)
+    _check_ready(settings)
+    build(settings).run("stdio")
+
+
+@app.command("crm")
+def crm_command(tenant: TenantOption = None, read_only: ReadOnlyOption = False) -> None:
     """Serve the CRM data tools (search, accounts, queries, pipeline, writes) over stdio."""
     from servers.mcp.crm import build_crm_server  # the SDK loads only when a server runs
 
-    settings = _effective_settings(tenant, read_only)
-    _check_ready(settings)
-    build_crm_server(settings=settings).run("stdio")
+    _serve(lambda settings: build_crm_server(settings=settings), tenant, read_only)
 
 
 @app.command("analysis")
-def analysis_command(
-    tenant: Annotated[
-        str | None,
-        typer.Option(help="Tenant name or id to serve (default: SWITCHBOARD_TENANT, or demo)"),
-    ] = None,
-    read_only: Annotated[
-        bool, typer.Option("--read-only", help="Hide and refuse every write tool")
-    ] = False,
-) -> None:
+def analysis_command(tenant: TenantOption = None, read_only: ReadOnlyOption = False) -> None:
     """Serve the analysis tools (lead qualification, sentiment, growth, competitors) over stdio."""
-    from servers.mcp.analysis import build_analysis_server  # H8; mirrors `mcp crm`
+    from servers.mcp.analysis import build_analysis_server
 
-    settings = _effective_settings(tenant, read_only)
-    _check_ready(settings)
-    build_analysis_server(settings=settings).run("stdio")
+    _serve(lambda settings: build_analysis_server(settings=settings), tenant, read_only)
 
 
 @app.command("orchestration")
-def orchestration_command(
-    tenant: Annotated[
-        str | None,
-        typer.Option(help="Tenant name or id to serve (default: SWITCHBOARD_TENANT, or demo)"),
-    ] = None,
-    read_only: Annotated[
-        bool, typer.Option("--read-only", help="Hide and refuse every write tool")
-    ] = False,
-) -> None:
+def orchestration_command(tenant: TenantOption = None, read_only: ReadOnlyOption = False) -> None:
     """Serve the orchestration tools (workflows, runs, events, platforms) over stdio."""
-    from servers.mcp.orchestration import build_orchestration_server  # H11; mirrors `mcp crm`
+    from servers.mcp.orchestration import build_orchestration_server
 
-    settings = _effective_settings(tenant, read_only)
-    _check_ready(settings)
-    build_orchestration_server(settings=settings).run("stdio")
+    _serve(lambda settings: build_orchestration_server(settings=settings), tenant, read_only)

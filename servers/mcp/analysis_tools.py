@@ -30,7 +30,7 @@ from servers.mcp.common.errors import describe_validation_error, tool_errors
 from servers.mcp.common.fence import Fence
 from servers.mcp.common.roles import ToolAccess
 from servers.mcp.common.state import AppState
-from servers.mcp.common.tools import ToolSpec, app_state, current_caller
+from servers.mcp.common.tools import READ_ONLY, ToolSpec, app_state, current_caller
 from shared.analytics.competitive import competitive_analysis as compare_competitors
 from shared.analytics.growth_signals import identify_growth_signals as growth_signals
 from shared.analytics.lead_scoring import qualify_lead as score_business
@@ -52,9 +52,7 @@ MAX_COMPETITORS = 25
 AUTO_COMPETITORS = 10
 NOT_FOUND_HINT = "search_prospects (CRM server) finds account ids by name, city or industry"
 
-READ = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
+READ = READ_ONLY
 AccountArg = Annotated[
     uuid.UUID | None,
     Field(description="An account of this workspace (from search_prospects); or give inline data"),

@@ -42,7 +42,7 @@ INSTRUCTIONS = (
 @cache
 def _crm_tools() -> list[Tool]:
     """Built once per process: the tools hold no state, and their schemas take a while."""
-    return build_tools([*READ_TOOLS, *WRITE_TOOLS, *ANALYTICS_TOOLS])  # analytics: H8
+    return build_tools([*READ_TOOLS, *WRITE_TOOLS, *ANALYTICS_TOOLS])
 
 
 def build_crm_server(

@@ -38,7 +38,7 @@ from servers.mcp.common.errors import tool_errors
 from servers.mcp.common.fence import Fence
 from servers.mcp.common.roles import ToolAccess
 from servers.mcp.common.state import AppState
-from servers.mcp.common.tools import ToolSpec, app_state, current_caller
+from servers.mcp.common.tools import READ_ONLY, ToolSpec, app_state, current_caller
 from shared.analytics.clv import predict_customer_lifetime_value as predict_clv
 from shared.analytics.health import (
     ChurnModel,
@@ -65,9 +65,7 @@ __all__ = ["ANALYTICS_TOOLS"]
 
 NOT_FOUND_HINT = "search_prospects finds account ids by name, city or industry"
 MAX_AT_RISK = 100
-READ = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
+READ = READ_ONLY
 
 
 async def _crm(ctx: Context[AppState, Any]) -> tuple[CrmRepository, AppState, uuid.UUID]:

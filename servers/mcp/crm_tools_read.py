@@ -11,7 +11,6 @@ from datetime import date
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
-from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from servers.mcp.common.budget import NOTE_RESERVE, fit_count, shrink_lists
@@ -20,7 +19,7 @@ from servers.mcp.common.fence import Fence
 from servers.mcp.common.periods import Period, resolve_period
 from servers.mcp.common.roles import ToolAccess
 from servers.mcp.common.state import AppState
-from servers.mcp.common.tools import ToolSpec, app_state, current_caller
+from servers.mcp.common.tools import READ_ONLY, ToolSpec, app_state, current_caller
 from servers.mcp.crm_models import AccountDetailOut, ProspectPage, QueryResultOut
 from shared.crm.models import (
     MAX_PAGE_SIZE,
@@ -44,9 +43,7 @@ from shared.crm.repository import CrmRepository
 
 __all__ = ["READ_TOOLS", "UNTRUSTED_QUERY_FIELDS"]
 
-READ = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
+READ = READ_ONLY
 NOT_FOUND_HINT = "search_prospects finds account ids by name, city or industry"
 # Free text in query_crm rows that third parties wrote: fenced like get_account's notes.
 UNTRUSTED_QUERY_FIELDS = frozenset({"text", "author", "subject", "description", "notes", "body"})

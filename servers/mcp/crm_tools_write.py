@@ -19,7 +19,7 @@ from servers.mcp.common.errors import tool_errors
 from servers.mcp.common.fence import Fence
 from servers.mcp.common.roles import ToolAccess
 from servers.mcp.common.state import AppState
-from servers.mcp.common.tools import ToolSpec, app_state, current_caller
+from servers.mcp.common.tools import ToolSpec, app_state, current_caller, writes
 from servers.mcp.crm_models import (
     ActivityOut,
     CampaignOut,
@@ -247,36 +247,21 @@ WRITE_TOOLS = [
         fn=log_activity,
         title="Log an activity / schedule a follow-up",
         access=ToolAccess.WRITE,
-        annotations=ToolAnnotations(
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=False,
-            open_world_hint=False,
-        ),
+        annotations=writes(idempotent=False, open_world=False),
         fenced=True,
     ),
     ToolSpec(
         fn=create_campaign,
         title="Create a campaign",
         access=ToolAccess.WRITE,
-        annotations=ToolAnnotations(
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=False,
-            open_world_hint=True,
-        ),
+        annotations=writes(idempotent=False, open_world=True),
         fenced=True,
     ),
     ToolSpec(
         fn=record_lead_qualification,
         title="Record a lead qualification",
         access=ToolAccess.WRITE,
-        annotations=ToolAnnotations(
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=False,
-            open_world_hint=True,
-        ),
+        annotations=writes(idempotent=False, open_world=True),
         fenced=True,
     ),
 ]

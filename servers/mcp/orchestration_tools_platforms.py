@@ -27,7 +27,7 @@ from orchestration.platforms.usage import flush_counter, record_health
 from servers.mcp.common.errors import tool_errors
 from servers.mcp.common.roles import ToolAccess
 from servers.mcp.common.state import AppState
-from servers.mcp.common.tools import ToolSpec
+from servers.mcp.common.tools import READ_ONLY, ToolSpec
 from servers.mcp.orchestration_models import (
     ConnectionCheckOut,
     McpServerListOut,
@@ -44,9 +44,7 @@ from shared.errors import NotFoundError, SwitchboardError
 __all__ = ["PLATFORM_TOOLS"]
 
 ToolName = Literal["n8n", "make", "clickup", "apify"]
-READ = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
+READ = READ_ONLY
 MAX_CREDENTIALS = 20
 
 

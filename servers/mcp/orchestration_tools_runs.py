@@ -33,7 +33,7 @@ from servers.mcp.common.errors import describe_validation_error, tool_errors
 from servers.mcp.common.fence import Fence
 from servers.mcp.common.roles import ToolAccess
 from servers.mcp.common.state import AppState
-from servers.mcp.common.tools import ToolSpec
+from servers.mcp.common.tools import READ_ONLY, ToolSpec
 from servers.mcp.orchestration_models import (
     EventEmittedOut,
     ExecutionListOut,
@@ -56,9 +56,7 @@ __all__ = ["RUN_TOOLS"]
 
 EXECUTION_HINT = "list_executions shows this workspace's execution ids"
 MAX_REPLAY = 1000
-READ = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
+READ = READ_ONLY
 RUNS = ToolAnnotations(  # queues work whose workflows may act on external platforms
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )

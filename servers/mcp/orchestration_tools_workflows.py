@@ -32,7 +32,7 @@ from servers.mcp.common.budget import NOTE_RESERVE, fit_count
 from servers.mcp.common.errors import tool_errors
 from servers.mcp.common.roles import ToolAccess
 from servers.mcp.common.state import AppState
-from servers.mcp.common.tools import ToolSpec
+from servers.mcp.common.tools import READ_ONLY, ToolSpec
 from servers.mcp.orchestration_models import (
     TemplateInstallOut,
     TemplateOut,
@@ -54,9 +54,7 @@ __all__ = ["WORKFLOW_TOOLS"]
 
 NOT_FOUND_HINT = "list_workflows shows the workspace's workflows"
 MAX_YAML = 100_000
-READ = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
+READ = READ_ONLY
 SAVE = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
 )

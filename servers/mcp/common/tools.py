@@ -32,13 +32,31 @@ from servers.mcp.common.state import AppState
 from shared.audit import AuditEntry, record_audit
 
 __all__ = [
+    "READ_ONLY",
     "GuardedTool",
     "ToolSpec",
     "access_map",
     "app_state",
     "build_tools",
     "current_caller",
+    "writes",
 ]
+
+READ_ONLY = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+"""The annotations of every tool that only reads this workspace's own data."""
+
+
+def writes(*, idempotent: bool, open_world: bool, destructive: bool = False) -> ToolAnnotations:
+    """The annotations of a tool that changes state (readOnlyHint false)."""
+    return ToolAnnotations(
+        read_only_hint=False,
+        destructive_hint=destructive,
+        idempotent_hint=idempotent,
+        open_world_hint=open_world,
+    )
+
 
 _caller: ContextVar[CallerContext | None] = ContextVar("switchboard_mcp_caller", default=None)
 

@@ -60,8 +60,10 @@ def _root(
         level=logging.DEBUG if debug else get_settings().log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # Alembic narrates every step at INFO; a user wants the one-line result we print.
-    logging.getLogger("alembic").setLevel(logging.DEBUG if debug else logging.WARNING)
+    # Alembic narrates every step and httpx every request at INFO; a user wants the one-line
+    # result we print.
+    for chatty in ("alembic", "httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 @app.command("config")

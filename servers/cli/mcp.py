@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from servers.cli.common import open_database, run
-from shared.config import Settings, get_settings
+from shared.config import CrmSource, Settings, get_settings
 from shared.tenants import resolve_tenant
 
 if TYPE_CHECKING:  # the SDK loads only when a server runs
@@ -28,6 +28,21 @@ def _effective_settings(tenant: str | None, read_only: bool) -> Settings:
     return settings.model_copy(update=updates) if updates else settings
 
 
+async def _check_supabase(settings: Settings) -> None:
+    """One authenticated read, so a missing, refused or unreachable key is reported now."""
+    from shared.crm.supabase_client import (
+        close_supabase_client,
+        create_supabase_client_from_settings,
+        resolve_rest_tenant,
+    )
+
+    client = await create_supabase_client_from_settings(settings)
+    try:
+        await resolve_rest_tenant(client, settings.tenant)
+    finally:
+        await close_supabase_client(client)
+
+
 def _check_ready(settings: Settings) -> None:
     """Fail with one readable line (store unreachable, unmigrated, unknown tenant) before
     the client's handshake, instead of a traceback inside the protocol loop."""
@@ -35,6 +50,8 @@ def _check_ready(settings: Settings) -> None:
     async def main() -> None:
         async with open_database(settings) as db:
             await resolve_tenant(db, settings.tenant)
+        if settings.crm_source is CrmSource.SUPABASE:
+            await _check_supabase(settings)
 
     run(main)
 

@@ -42,7 +42,7 @@ from shared.crm.models import (
 )
 from shared.crm.query import CrmQuery, CrmQueryResult
 from shared.crm.repository import CrmChange, CrmChangeSink, account_not_found
-from shared.crm.sql_queries import like_pattern
+from shared.crm.text_search import account_text_condition
 from shared.db.crm_tables import (
     accounts,
     activities,
@@ -159,9 +159,7 @@ class SqlCrmRepository:
             has_one = sa.and_(c.website.is_not(None), c.website != "")
             where.append(has_one if search.has_website else sa.not_(has_one))
         if search.text:
-            where.append(
-                sa.or_(*(self._contains(column, search.text) for column in (c.name, c.notes)))
-            )
+            where.append(account_text_condition(search.text, sqlite=self._db.target.is_sqlite))
         if search.not_contacted_since_days is not None:
             cutoff = utcnow() - timedelta(days=search.not_contacted_since_days)
             recent = sa.select(activities.c.id).where(
@@ -187,13 +185,6 @@ class SqlCrmRepository:
         if self._db.target.is_sqlite:
             return column == place
         return sa.func.lower(column) == sa.func.lower(sa.literal(place, sa.Text()))
-
-    def _contains(self, column: sa.Column[Any], text: str) -> sa.ColumnElement[bool]:
-        """Case-insensitive substring. SQLite's LIKE already ignores ASCII case (its lower()
-        knows no more), and skipping lower() on every row makes a scan much cheaper."""
-        if self._db.target.is_sqlite:
-            return column.like(like_pattern(text), escape="\\")
-        return column.ilike(like_pattern(text), escape="\\")
 
     async def _keyset_page(
         self,

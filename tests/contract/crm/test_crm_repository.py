@@ -92,6 +92,36 @@ async def test_search_filters_each_select_exactly_the_matching_accounts(
         assert sorted(found) == sorted(expected), filters
 
 
+async def test_free_text_is_a_literal_substring_and_follows_edits(
+    crm_backend: CrmBackend,
+) -> None:
+    """Free text goes through a trigram index on SQLite and Postgres (migration 0003): the
+    words and quotes of the index's own query language are matched as plain text, and the
+    index follows renames and deletes."""
+    a, b = await two_tenants(crm_backend)
+    build = crm_backend.build
+    quoted = await build.account(a, "Quote Co", notes='Asked "call me" NEAR noon AND: x*')
+    await build.account(a, "Plain Co", notes="call me near noon")
+    await build.account(b, "Quote Co", notes='Asked "call me" NEAR noon AND: x*')
+    repo = await crm_backend.repository(a)
+
+    assert await names(repo, text='"call me"') == ["Quote Co"]
+    assert await names(repo, text="noon AND:") == ["Quote Co"]
+    assert await names(repo, text="x*") == ["Quote Co"]
+    assert sorted(await names(repo, text="CALL ME")) == ["Plain Co", "Quote Co"]
+    assert await names(repo, text="call  me") == []  # two spaces: not a substring
+
+    async with build.db.engine.begin() as conn:
+        await conn.execute(
+            sa.update(accounts).where(accounts.c.id == quoted).values(name="Renamed Ltd")
+        )
+    assert await names(repo, text="renamed") == ["Renamed Ltd"]
+    assert await names(repo, text="Quote Co") == []
+    async with build.db.engine.begin() as conn:
+        await conn.execute(sa.delete(accounts).where(accounts.c.id == quoted))
+    assert await names(repo, text="renamed") == []
+
+
 SORT_CASES = [
     (ProspectSort.RATING, True, ["Foxtrot", "Alpha", "Charlie", "Echo", "Bravo", "Delta"]),
     (ProspectSort.RATING, False, ["Bravo", "Echo", "Charlie", "Alpha", "Foxtrot", "Delta"]),

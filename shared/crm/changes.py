@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shared.crm.models import Activity, Campaign, HealthScore, LeadQualification
+
 __all__ = [
     "ActivityLogged",
     "CampaignCreated",
@@ -56,6 +58,19 @@ class ActivityLogged:
     due_at: datetime | None = None
     done_at: datetime | None = None
 
+    @classmethod
+    def of(cls, record: Activity) -> ActivityLogged:
+        return cls(
+            account_id=record.account_id,
+            activity_id=record.id,
+            activity_kind=record.kind.value,
+            subject=record.subject,
+            created_by=record.created_by.value,
+            contact_id=record.contact_id,
+            due_at=record.due_at,
+            done_at=record.done_at,
+        )
+
     @property
     def data(self) -> dict[str, Any]:
         return {
@@ -83,6 +98,18 @@ class CampaignCreated:
     account_id: uuid.UUID | None = None
     scheduled_at: datetime | None = None
 
+    @classmethod
+    def of(cls, record: Campaign) -> CampaignCreated:
+        return cls(
+            campaign_id=record.id,
+            name=record.name,
+            campaign_kind=record.kind.value,
+            channel=record.channel.value,
+            created_by=record.created_by.value,
+            account_id=record.account_id,
+            scheduled_at=record.scheduled_at,
+        )
+
     @property
     def data(self) -> dict[str, Any]:
         return {
@@ -109,6 +136,20 @@ class LeadQualificationRecorded:
     previous_lead_score: float | None = None
     recommended_action: str | None = None
 
+    @classmethod
+    def of(
+        cls, record: LeadQualification, previous_lead_score: float | None
+    ) -> LeadQualificationRecorded:
+        return cls(
+            account_id=record.account_id,
+            qualification_id=record.id,
+            score=record.score,
+            grade=record.grade,
+            model_version=record.model_version,
+            previous_lead_score=previous_lead_score,
+            recommended_action=record.recommended_action,
+        )
+
     @property
     def data(self) -> dict[str, Any]:
         return {
@@ -133,6 +174,17 @@ class HealthScoreRecorded:
     churn_probability: float
     method: str | None = None
     drivers: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
+
+    @classmethod
+    def of(cls, record: HealthScore) -> HealthScoreRecorded:
+        return cls(
+            account_id=record.account_id,
+            health_id=record.id,
+            score=record.score,
+            churn_probability=record.churn_probability,
+            method=record.method,
+            drivers=record.drivers,
+        )
 
     @property
     def data(self) -> dict[str, Any]:

@@ -116,17 +116,7 @@ async def log_activity(
     await conn.execute(
         sa.insert(activities).values(tenant_id=tenant_id, **record.model_dump(mode="python"))
     )
-    change = ActivityLogged(
-        account_id=record.account_id,
-        activity_id=record.id,
-        activity_kind=record.kind.value,
-        subject=record.subject,
-        created_by=record.created_by.value,
-        contact_id=record.contact_id,
-        due_at=record.due_at,
-        done_at=record.done_at,
-    )
-    return record, change
+    return record, ActivityLogged.of(record)
 
 
 async def create_campaign(
@@ -144,16 +134,7 @@ async def create_campaign(
     await conn.execute(
         sa.insert(campaigns).values(tenant_id=tenant_id, **record.model_dump(mode="python"))
     )
-    change = CampaignCreated(
-        campaign_id=record.id,
-        name=record.name,
-        campaign_kind=record.kind.value,
-        channel=record.channel.value,
-        created_by=record.created_by.value,
-        account_id=record.account_id,
-        scheduled_at=record.scheduled_at,
-    )
-    return record, change
+    return record, CampaignCreated.of(record)
 
 
 async def record_lead_qualification(
@@ -171,16 +152,8 @@ async def record_lead_qualification(
         .where(*_this_account(tenant_id, new.account_id))
         .values(lead_score=new.score, updated_at=record.created_at)
     )
-    change = LeadQualificationRecorded(
-        account_id=record.account_id,
-        qualification_id=record.id,
-        score=record.score,
-        grade=record.grade,
-        model_version=record.model_version,
-        previous_lead_score=float(previous_score) if isinstance(previous_score, float) else None,
-        recommended_action=record.recommended_action,
-    )
-    return record, change
+    previous = float(previous_score) if isinstance(previous_score, float) else None
+    return record, LeadQualificationRecorded.of(record, previous)
 
 
 async def record_health_score(
@@ -191,12 +164,4 @@ async def record_health_score(
     await conn.execute(
         sa.insert(customer_health_scores).values(tenant_id=tenant_id, **record.model_dump())
     )
-    change = HealthScoreRecorded(
-        account_id=record.account_id,
-        health_id=record.id,
-        score=record.score,
-        churn_probability=record.churn_probability,
-        method=record.method,
-        drivers=record.drivers,
-    )
-    return record, change
+    return record, HealthScoreRecorded.of(record)

@@ -303,18 +303,7 @@ class SupabaseCrmRepository:
         record = Activity.model_validate(
             await self._insert("activities", activity.model_dump(mode="json"))
         )
-        await self._tell(
-            ActivityLogged(
-                account_id=record.account_id,
-                activity_id=record.id,
-                activity_kind=record.kind.value,
-                subject=record.subject,
-                created_by=record.created_by.value,
-                contact_id=record.contact_id,
-                due_at=record.due_at,
-                done_at=record.done_at,
-            )
-        )
+        await self._tell(ActivityLogged.of(record))
         return record
 
     async def create_campaign(self, campaign: NewCampaign) -> Campaign:
@@ -326,17 +315,7 @@ class SupabaseCrmRepository:
             "status": "scheduled" if campaign.scheduled_at else "draft",
         }
         record = Campaign.model_validate(await self._insert("campaigns", values))
-        await self._tell(
-            CampaignCreated(
-                campaign_id=record.id,
-                name=record.name,
-                campaign_kind=record.kind.value,
-                channel=record.channel.value,
-                created_by=record.created_by.value,
-                account_id=record.account_id,
-                scheduled_at=record.scheduled_at,
-            )
-        )
+        await self._tell(CampaignCreated.of(record))
         return record
 
     async def record_lead_qualification(
@@ -355,17 +334,8 @@ class SupabaseCrmRepository:
         written = cast(dict[str, Any], result)
         record = LeadQualification.model_validate(written["qualification"])
         previous = written.get("previous_lead_score")
-        await self._tell(
-            LeadQualificationRecorded(
-                account_id=record.account_id,
-                qualification_id=record.id,
-                score=record.score,
-                grade=record.grade,
-                model_version=record.model_version,
-                previous_lead_score=float(previous) if previous is not None else None,
-                recommended_action=record.recommended_action,
-            )
-        )
+        previous_score = float(previous) if previous is not None else None
+        await self._tell(LeadQualificationRecorded.of(record, previous_score))
         return record
 
     async def record_health_score(self, health: NewHealthScore) -> HealthScore:
@@ -373,14 +343,5 @@ class SupabaseCrmRepository:
         record = HealthScore.model_validate(
             await self._insert("customer_health_scores", health.model_dump(mode="json"))
         )
-        await self._tell(
-            HealthScoreRecorded(
-                account_id=record.account_id,
-                health_id=record.id,
-                score=record.score,
-                churn_probability=record.churn_probability,
-                method=record.method,
-                drivers=record.drivers,
-            )
-        )
+        await self._tell(HealthScoreRecorded.of(record))
         return record

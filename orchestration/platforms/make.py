@@ -1,15 +1,19 @@
-"""Make.com: run a scenario through its API or a custom webhook; read its interface.
+"""Make.com: run a scenario through its API or a custom webhook; read its interface;
+install a blueprint as a scenario; read an execution's status back.
 
 API v2 lives on the organisation's zone (`https://eu1.make.com/api/v2`), auth
 `Authorization: Token <token>`. Limits are per organisation per minute by plan
 (60/120/240/1000): set `rate_limits.requests_per_minute` to the plan's figure (60 by
 default). A responsive run longer than 40 s answers a timeout while the scenario goes
-on: that is reported as RUNNING with its executionId, never as a failure.
+on: that is reported as RUNNING with its executionId, never as a failure, and
+`GET /scenarios/{id}/executions/{executionId}` tells later how it ended.
 """
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -28,10 +32,28 @@ from orchestration.platforms.errors import PlatformRequestError
 from orchestration.platforms.jsonshape import as_dict, dicts, text
 from orchestration.platforms.resilience import ResilienceRegistry, RetryPolicy
 
-__all__ = ["MakeAdapter"]
+__all__ = ["EXECUTION_STATUS", "MakeAdapter", "webhook_modules"]
 
 RESPONSIVE_LIMIT_S = 40.0
 IDEMPOTENCY_HEADER = "X-Idempotency-Key"
+WEBHOOK_MODULE = "gateway:CustomWebHook"
+WEBHOOK_HOOK_TYPE = "gateway-webhook"
+# A scenario that starts with an instant trigger (a custom webhook) runs "immediately";
+# one run only through the API is "on-demand".
+INSTANT_SCHEDULING: dict[str, Any] = {"type": "immediately"}
+ON_DEMAND_SCHEDULING: dict[str, Any] = {"type": "on-demand"}
+# GET /scenarios/{id}/executions/{executionId} "status" values.
+EXECUTION_STATUS = {
+    "SUCCESS": ResultStatus.COMPLETED,
+    "WARNING": ResultStatus.COMPLETED,  # finished; Make kept going past a module's warning
+    "ERROR": ResultStatus.FAILED,
+    "RUNNING": ResultStatus.RUNNING,
+}
+
+
+def webhook_modules(blueprint: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The blueprint's custom-webhook trigger modules (where a hook id goes)."""
+    return [m for m in dicts(blueprint.get("flow")) if m.get("module") == WEBHOOK_MODULE]
 
 
 def _message(body: Any) -> str | None:
@@ -103,6 +125,135 @@ class MakeAdapter(HttpAdapterBase):
             "GET", "/scenarios", "list scenarios", params={"teamId": team_id, "pg[limit]": limit}
         )
         return dicts(body.get("scenarios"))
+
+    # -- installing ------------------------------------------------------------------------
+
+    async def list_hooks(self, team_id: str | int) -> list[dict[str, Any]]:
+        body = await self._call("GET", "/hooks", "list webhooks", params={"teamId": team_id})
+        return dicts(body.get("hooks"))
+
+    async def create_hook(self, name: str, team_id: str | int) -> dict[str, Any]:
+        """A custom webhook (`gateway-webhook`); answers the hook with its `id` and `url`."""
+        body = await self._call(
+            "POST",
+            "/hooks",
+            "create a webhook",
+            json={
+                "name": name,
+                "teamId": int(team_id),
+                "typeName": WEBHOOK_HOOK_TYPE,
+                "method": False,
+                "header": False,
+                "stringify": False,
+            },
+            idempotent=False,
+        )
+        return as_dict(body.get("hook"))
+
+    async def create_scenario(
+        self,
+        blueprint: Mapping[str, Any],
+        team_id: str | int,
+        scheduling: Mapping[str, Any],
+        *,
+        folder_id: int | None = None,
+    ) -> dict[str, Any]:
+        """POST /scenarios; Make takes the blueprint and scheduling as JSON *strings*.
+        The scenario is created inactive."""
+        payload: dict[str, Any] = {
+            "blueprint": json.dumps(blueprint),
+            "teamId": int(team_id),
+            "scheduling": json.dumps(scheduling),
+        }
+        if folder_id is not None:
+            payload["folderId"] = folder_id
+        body = await self._call(
+            "POST", "/scenarios", "create a scenario", json=payload, idempotent=False
+        )
+        return as_dict(body.get("scenario"))
+
+    async def update_scenario(
+        self, scenario_id: int, blueprint: Mapping[str, Any], scheduling: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        body = await self._call(
+            "PATCH",
+            f"/scenarios/{scenario_id}",
+            f"update scenario {scenario_id}",
+            json={"blueprint": json.dumps(blueprint), "scheduling": json.dumps(scheduling)},
+            idempotent=True,
+        )
+        return as_dict(body.get("scenario"))
+
+    async def start_scenario(self, scenario_id: int) -> dict[str, Any]:
+        """Activate it (`isActive: true`); starting an active scenario changes nothing."""
+        body = await self._call(
+            "POST",
+            f"/scenarios/{scenario_id}/start",
+            f"activate scenario {scenario_id}",
+            idempotent=True,
+        )
+        return as_dict(body.get("scenario"))
+
+    async def install(self, blueprint: Mapping[str, Any], team_id: str | int) -> dict[str, Any]:
+        """Create (or update, when the team has a scenario of the blueprint's name) and
+        activate a scenario; a custom-webhook trigger gets a hook of the same name (reused
+        on re-install). Answers the `platform_refs.make` to record:
+        `{"scenario_id", "team_id", "hook_id"?, "webhook_url"?}`."""
+        name = text(blueprint.get("name"))
+        if not name:
+            raise PlatformRequestError(
+                "Make blueprint has no name; export it from Make or use a template",
+                platform=self.name,
+            )
+        draft: dict[str, Any] = json.loads(json.dumps(blueprint))  # a deep copy we may edit
+        triggers = webhook_modules(draft)
+        refs: dict[str, Any] = {"team_id": int(team_id)}
+        if triggers:
+            hook = next((h for h in await self.list_hooks(team_id) if h.get("name") == name), None)
+            hook = hook or await self.create_hook(name, team_id)
+            for module in triggers:
+                module["parameters"] = {**as_dict(module.get("parameters")), "hook": hook["id"]}
+            refs["hook_id"] = hook["id"]
+            refs["webhook_url"] = text(hook.get("url"))
+        scheduling = INSTANT_SCHEDULING if triggers else ON_DEMAND_SCHEDULING
+        existing = next(
+            (s for s in await self.list_scenarios(team_id) if s.get("name") == name), None
+        )
+        if existing is None:
+            scenario_id = int((await self.create_scenario(draft, team_id, scheduling))["id"])
+        else:
+            scenario_id = int(existing["id"])
+            await self.update_scenario(scenario_id, draft, scheduling)
+        await self.start_scenario(scenario_id)
+        refs["scenario_id"] = scenario_id
+        return refs
+
+    # -- executions ------------------------------------------------------------------------
+
+    async def get_execution(self, scenario_id: int, execution_id: str) -> dict[str, Any]:
+        """`{"status": "RUNNING" | "SUCCESS" | "WARNING" | "ERROR", "outputs"?, "error"?}`."""
+        return await self._call(
+            "GET",
+            f"/scenarios/{scenario_id}/executions/{execution_id}",
+            f"read execution {execution_id} of scenario {scenario_id}",
+        )
+
+    def execution_result(self, execution: Mapping[str, Any], execution_id: str) -> WorkflowResult:
+        """A Make execution status as the WorkflowResult the executions recorder stores."""
+        status_text = (text(execution.get("status")) or "RUNNING").upper()
+        status = EXECUTION_STATUS.get(status_text, ResultStatus.FAILED)
+        error = as_dict(execution.get("error"))
+        return WorkflowResult(
+            platform=self.name,
+            status=status,
+            output={"make_status": status_text, **as_dict(execution.get("outputs"))},
+            external_execution_id=execution_id,
+            error=(
+                {"message": _message(error) or f"Make execution {status_text.lower()}"}
+                if status is ResultStatus.FAILED
+                else None
+            ),
+        )
 
     async def scenario_interface(self, scenario_id: int) -> dict[str, Any]:
         """`{"input": [{"name", "type", "required", ...}], "output": ...}`."""

@@ -6,6 +6,13 @@ workflow runs through its Webhook node at `<base>/webhook/<path>`, with header a
 after activation n8n can answer 404 "not registered" for about a second: that answer is
 retried until `activation_grace_s` has passed, and only then reported.
 Credentials: `api_key` (public API), optional webhook header pair.
+
+A webhook answers either the workflow's result (a "Respond to Webhook" node at the end:
+COMPLETED), or that it is still running: `{"status": "running", "executionId": ...}` from a
+"Respond to Webhook" node placed early (RUNNING with n8n's execution id), or n8n's own
+"Workflow was started" (`responseMode: onReceived`; RUNNING, no id: the execution is
+found later by the idempotency key in its Webhook node's body). `execution_result` maps a
+finished execution read from `GET /executions/{id}?includeData=true`.
 """
 
 from __future__ import annotations
@@ -29,21 +36,26 @@ from orchestration.platforms.base import (
 from orchestration.platforms.config_store import ToolConfig
 from orchestration.platforms.errors import PlatformRequestError, WebhookNotRegisteredError
 from orchestration.platforms.jsonshape import as_dict, dicts, text
+from orchestration.platforms.n8n_executions import (
+    RUNNING_ANSWERS,
+    WEBHOOK_NODE_TYPE,
+    execution_output,
+    execution_result,
+    webhook_key,
+)
 from orchestration.platforms.resilience import ResilienceRegistry, RetryPolicy
 
-__all__ = ["IDEMPOTENCY_HEADER", "WORKFLOW_BODY_KEYS", "N8nAdapter", "workflow_body"]
+__all__ = [
+    "IDEMPOTENCY_HEADER",
+    "RUNNING_ANSWERS",
+    "WORKFLOW_BODY_KEYS",
+    "N8nAdapter",
+    "execution_output",
+    "workflow_body",
+]
 
 IDEMPOTENCY_HEADER = "X-Idempotency-Key"
 WORKFLOW_BODY_KEYS = ("name", "nodes", "connections", "settings")
-_EXECUTION_STATUS = {
-    "success": ResultStatus.COMPLETED,
-    "error": ResultStatus.FAILED,
-    "crashed": ResultStatus.FAILED,
-    "canceled": ResultStatus.FAILED,
-    "waiting": ResultStatus.RUNNING,
-    "running": ResultStatus.RUNNING,
-    "new": ResultStatus.RUNNING,
-}
 
 
 def workflow_body(workflow: Mapping[str, Any]) -> dict[str, Any]:
@@ -178,15 +190,56 @@ class N8nAdapter(HttpAdapterBase):
         )
         return str(body.get("id"))
 
+    async def list_credentials(self) -> list[dict[str, Any]]:
+        """Every credential's id, name and type (never its data), following `nextCursor`."""
+        found: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 100}
+            if cursor:
+                params["cursor"] = cursor
+            page = await self._api("GET", "/credentials", "list credentials", params=params)
+            found += dicts(page.get("data"))
+            cursor = text(page.get("nextCursor"))
+            if not cursor:
+                return found
+
+    async def ensure_header_credential(self, name: str, header: str, value: str) -> str:
+        """The `httpHeaderAuth` credential called `name`, created once and updated in place
+        afterwards (`PATCH /credentials/{id}`), so re-installing never piles up copies and a
+        rotated header value reaches n8n. Returns its id."""
+        existing = next(
+            (
+                c
+                for c in await self.list_credentials()
+                if c.get("name") == name and c.get("type") == "httpHeaderAuth"
+            ),
+            None,
+        )
+        if existing is None:
+            return await self.create_header_credential(name, header, value)
+        credential_id = str(existing["id"])
+        await self._api(
+            "PATCH",
+            f"/credentials/{credential_id}",
+            f"update credential {credential_id}",
+            json={"name": name, "type": "httpHeaderAuth", "data": {"name": header, "value": value}},
+            idempotent=True,
+        )
+        return credential_id
+
+    async def delete_credential(self, credential_id: str) -> None:
+        await self._api(
+            "DELETE", f"/credentials/{credential_id}", f"delete credential {credential_id}"
+        )
+
     async def install(self, workflow: Mapping[str, Any]) -> dict[str, Any]:
         """Create (or update, when a workflow of the same name exists) and activate a
         workflow; answers the `platform_refs.n8n` to record in its definition:
         `{"workflow_id", "webhook_path", "http_method"}`. Re-running it installs nothing twice.
         """
         body = workflow_body(workflow)
-        hook = next(
-            (n for n in dicts(body["nodes"]) if n.get("type") == "n8n-nodes-base.webhook"), None
-        )
+        hook = next((n for n in dicts(body["nodes"]) if n.get("type") == WEBHOOK_NODE_TYPE), None)
         params = as_dict(hook.get("parameters")) if hook else {}
         path = text(params.get("path"))
         if not path:
@@ -213,15 +266,36 @@ class N8nAdapter(HttpAdapterBase):
     # -- executions ------------------------------------------------------------------------
 
     async def list_executions(
-        self, *, workflow_id: str | None = None, status: str | None = None, limit: int = 20
+        self,
+        *,
+        workflow_id: str | None = None,
+        status: str | None = None,
+        limit: int = 20,
+        include_data: bool = False,
     ) -> list[dict[str, Any]]:
+        """Newest first."""
         params: dict[str, Any] = {"limit": limit}
         if workflow_id:
             params["workflowId"] = workflow_id
         if status:
             params["status"] = status
+        if include_data:
+            params["includeData"] = "true"
         page = await self._api("GET", "/executions", "list executions", params=params)
         return dicts(page.get("data"))
+
+    async def find_execution(
+        self, workflow_id: str, idempotency_key: str, *, limit: int = 50
+    ) -> dict[str, Any] | None:
+        """The recent execution of `workflow_id` that was called with `idempotency_key`
+        (for a run n8n answered only "Workflow was started"), with its data; None when n8n
+        has not saved it yet (it saves executions asynchronously)."""
+        for execution in await self.list_executions(
+            workflow_id=workflow_id, limit=limit, include_data=True
+        ):
+            if webhook_key(execution) == idempotency_key:
+                return execution
+        return None
 
     async def get_execution(
         self, execution_id: str, *, include_data: bool = False
@@ -233,28 +307,7 @@ class N8nAdapter(HttpAdapterBase):
 
     def execution_result(self, execution: Mapping[str, Any]) -> WorkflowResult:
         """An n8n execution as the WorkflowResult the executions recorder stores."""
-        status_text = text(execution.get("status")) or (
-            "success" if execution.get("finished") else "running"
-        )
-        status = _EXECUTION_STATUS.get(status_text, ResultStatus.FAILED)
-        result_data = as_dict(as_dict(execution.get("data")).get("resultData"))
-        error = as_dict(result_data.get("error"))
-        return WorkflowResult(
-            platform=self.name,
-            status=status,
-            output={
-                "n8n_status": status_text,
-                "started_at": text(execution.get("startedAt")),
-                "stopped_at": text(execution.get("stoppedAt")),
-                "last_node": text(result_data.get("lastNodeExecuted")),
-            },
-            external_execution_id=text(execution.get("id")),
-            error=(
-                {"message": text(error.get("message")) or f"n8n execution {status_text}"}
-                if status is ResultStatus.FAILED
-                else None
-            ),
-        )
+        return execution_result(execution)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -309,12 +362,21 @@ class N8nAdapter(HttpAdapterBase):
         if response.status_code >= 400:
             raise error_from_response(self.http, response, f"call webhook '{path}'", _message)
         body = self._json(response)
+        answer = as_dict(body)
         # responseMode onReceived answers at once: the workflow is still running.
         started_only = _message(body) == "Workflow was started"
+        accepted = str(answer.get("status", "")).lower() in RUNNING_ANSWERS and bool(
+            text(answer.get("executionId"))
+        )
+        output = answer or {"response": body}
+        if started_only or accepted:  # how the poller finds the run when n8n gave no id
+            output = {**output, "idempotency_key": idempotency_key}
         return WorkflowResult(
             platform=self.name,
-            status=ResultStatus.RUNNING if started_only else ResultStatus.COMPLETED,
-            output=as_dict(body) or {"response": body},
+            status=ResultStatus.RUNNING if started_only or accepted else ResultStatus.COMPLETED,
+            output=output,
+            # Templates answer n8n's `$execution.id` too, finished or not.
+            external_execution_id=text(answer.get("executionId")),
             api_calls=api_calls,
             duration_ms=duration,
         )

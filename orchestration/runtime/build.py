@@ -10,7 +10,8 @@ calls (`switchboard worker`, `switchboard serve`, tests). It builds:
   streamable HTTP), and one `httpx.AsyncClient`;
 - the handler: `WorkflowEventHandler` with the platform dispatcher (routing, failover),
   wrapped so each event's services see its tenant;
-- `run_background()`: the schedule loop and the platform health monitor, until cancelled.
+- `run_background()`: the schedule loop, the platform health monitor and the poller that
+  reads n8n/Make runs still going on back into their executions, until cancelled.
 
 Configuration beyond Settings is read from `SWITCHBOARD_WORKER_*` (RuntimeConfig).
 """
@@ -36,6 +37,7 @@ from orchestration.runtime.analyzer import AnalyticsAnalyzer
 from orchestration.runtime.crm import TenantWorkflowCrm
 from orchestration.runtime.email_finder import HttpEmailFinder, UnconfiguredEmailFinder
 from orchestration.runtime.mcp_caller import LocalServerFactory, RegisteredMcpCaller
+from orchestration.runtime.platform_runs import PlatformCallbackHandler, run_platform_poller
 from orchestration.runtime.routing import PlatformDispatcher, pending_routing
 from orchestration.runtime.tenancy import TenantScopedHandler
 from orchestration.runtime.tools import TenantApify, TenantClickUp, WorkerTools
@@ -77,6 +79,15 @@ class RuntimeConfig(BaseSettings):
         default=None, description="Email-discovery endpoint (e.g. Anymail Finder person search)"
     )
     email_finder_key: SecretStr | None = Field(default=None, description="Its API key")
+    poll_platform_runs: bool = Field(
+        default=True, description="Read n8n/Make runs still going on back into executions"
+    )
+    platform_poll_interval_s: float = Field(
+        default=15.0, gt=0, description="How often runs still going on in n8n/Make are read back"
+    )
+    platform_give_up_after_s: float = Field(
+        default=86_400.0, gt=0, description="A platform run with no result after this fails"
+    )
 
 
 @dataclass
@@ -122,6 +133,20 @@ class WorkerRuntime:
                         ),
                         interval,
                     )
+            # No secret key: no platform can be configured, so nothing can be running on one.
+            if self.config.poll_platform_runs and self.settings.secret_key is not None:
+                poll = self.config.platform_poll_interval_s
+                tasks.start_soon(
+                    _keep_running,
+                    "platform run poller",
+                    lambda: run_platform_poller(
+                        self.db,
+                        self.tools.for_tenant,
+                        interval_s=poll,
+                        give_up_after_s=self.config.platform_give_up_after_s,
+                    ),
+                    poll,
+                )
 
 
 async def _keep_running(name: str, loop: Callable[[], Awaitable[None]], pause_s: float) -> None:
@@ -208,7 +233,7 @@ async def open_worker_runtime(
             config=config,
             services=services,
             tools=tools,
-            handler=TenantScopedHandler(handler),
+            handler=TenantScopedHandler(PlatformCallbackHandler(db, handler)),
             client=http,
             registry=registry,
         )

@@ -1,5 +1,5 @@
 """Installing a template for a tenant: its internal definition, and optionally its n8n
-workflow in the tenant's configured n8n.
+workflow in the tenant's n8n or its Make scenario in the tenant's Make organisation.
 
 An n8n install makes the tenant's copy of the workflow JSON (its own webhook path,
 webhook id and workflow name, so several tenants can share one n8n), creates the header
@@ -7,7 +7,17 @@ credential its Webhook node checks (from the tenant's n8n `webhook_auth_header` 
 `webhook_auth_value`: a template is never installed with an open webhook), creates or
 updates and activates it through `N8nAdapter.install`, then saves the definition with
 primary platform n8n and fallback internal, and records the adapter's answer in
-`workflow_definitions.platform_refs.n8n`.
+`workflow_definitions.platform_refs.n8n`. The header credential is found by its name and
+updated in place on a re-install, so installing twice leaves one credential. When the
+tenant's n8n settings name a `callback_base_url` (Switchboard's public URL), the workflow
+also ends with the signed callback chain (templates.n8n_callback) that reports each run's
+result to `/webhooks/n8n`.
+
+A Make install makes the tenant's copy of the blueprint (its own scenario name), and
+`MakeAdapter.install` creates (or updates) the scenario in the team of the tenant's make
+settings `team_id`, with a custom webhook of the same name bound to its trigger, and
+activates it; the definition is routed to make (fallback internal) and
+`platform_refs.make` records `scenario_id`, `hook_id`, `webhook_url`, `team_id`.
 """
 
 from __future__ import annotations
@@ -21,8 +31,10 @@ from typing import Any, cast
 import sqlalchemy as sa
 
 from orchestration.platforms.jsonshape import as_dict, dicts
+from orchestration.platforms.make import MakeAdapter
 from orchestration.platforms.n8n import N8nAdapter
 from orchestration.templates.catalog import Template
+from orchestration.templates.n8n_callback import callback_url, with_callback
 from orchestration.workflows.store import SaveResult, save_definition
 from shared.db.database import Database
 from shared.db.orchestration_tables import workflow_definitions
@@ -33,8 +45,10 @@ __all__ = [
     "WEBHOOK_NODE_TYPE",
     "InstallResult",
     "install_internal",
+    "install_make",
     "install_n8n",
     "record_platform_refs",
+    "tenant_make_blueprint",
     "tenant_n8n_workflow",
 ]
 
@@ -71,6 +85,14 @@ def tenant_n8n_workflow(
     return workflow
 
 
+def tenant_make_blueprint(template: Template, tenant_id: uuid.UUID) -> dict[str, Any]:
+    """The tenant's copy of the template's Make blueprint: a scenario name of its own, so
+    several tenants can share one Make team."""
+    blueprint = copy.deepcopy(template.export("make"))
+    blueprint["name"] = f"{template.name} [{tenant_id.hex[:8]}]"
+    return blueprint
+
+
 async def install_internal(
     db: Database, tenant_id: uuid.UUID, template: Template, *, actor: str = "cli"
 ) -> InstallResult:
@@ -101,19 +123,65 @@ async def install_n8n(
             "protect their webhook with that header, so add both with "
             "`switchboard tools configure n8n`"
         )
-    credential_id = await adapter.create_header_credential(
+    callback_base = adapter.config.settings.get("callback_base_url")
+    secret = credentials.optional("webhook_secret")
+    if callback_base and not secret:
+        raise ConfigError(
+            "n8n settings name a callback_base_url but the n8n credentials lack "
+            "'webhook_secret' (the secret its callbacks are signed with); add it with "
+            "`switchboard tools configure n8n --credential webhook_secret=...`"
+        )
+    credential_id = await adapter.ensure_header_credential(
         f"Switchboard webhook auth [{tenant_id.hex[:8]}] {template.slug}", header, value
     )
-    refs = await adapter.install(tenant_n8n_workflow(template, tenant_id, credential_id))
+    workflow = tenant_n8n_workflow(template, tenant_id, credential_id)
+    if callback_base and secret:
+        url = callback_url(str(callback_base), tenant_id)
+        workflow = with_callback(workflow, url, secret)
+    refs = await adapter.install(workflow)
     refs["credential_id"] = credential_id
+    refs["callback"] = bool(callback_base)
+    return await _save_routed(db, tenant_id, template, "n8n", refs, actor)
+
+
+async def install_make(
+    db: Database,
+    tenant_id: uuid.UUID,
+    template: Template,
+    adapter: MakeAdapter,
+    *,
+    actor: str = "cli",
+) -> InstallResult:
+    """Create (or update) and activate the template's scenario in Make, then save its
+    definition routed to make with the internal engine as fallback. Raises ConfigError
+    when the tenant's make settings name no `team_id`."""
+    team_id = adapter.config.settings.get("team_id")
+    if team_id is None or not str(team_id).isdigit():
+        raise ConfigError(
+            "make settings lack a numeric 'team_id' (the Make team the scenarios go in, "
+            "shown in the team's URL); add it with `switchboard tools configure make "
+            "--setting team_id=123`"
+        )
+    refs = await adapter.install(tenant_make_blueprint(template, tenant_id), int(str(team_id)))
+    return await _save_routed(db, tenant_id, template, "make", refs, actor)
+
+
+async def _save_routed(
+    db: Database,
+    tenant_id: uuid.UUID,
+    template: Template,
+    platform: str,
+    refs: dict[str, Any],
+    actor: str,
+) -> InstallResult:
     definition = template.definition().model_copy(
-        update={"primary_platform": "n8n", "fallback_platform": "internal"}
+        update={"primary_platform": platform, "fallback_platform": "internal"}
     )
     saved = await save_definition(
         db, tenant_id, definition.to_yaml(), source_name=template.definition_file, actor=actor
     )
-    await record_platform_refs(db, saved.stored.id, "n8n", refs)
-    return InstallResult(saved=saved, platform="n8n", platform_refs=refs)
+    await record_platform_refs(db, saved.stored.id, platform, refs)
+    return InstallResult(saved=saved, platform=platform, platform_refs=refs)
 
 
 async def record_platform_refs(

@@ -8,10 +8,16 @@ from typing import Annotated, Any, Literal
 import httpx
 import typer
 
+from orchestration.platforms.make import MakeAdapter
 from orchestration.platforms.n8n import N8nAdapter
-from orchestration.platforms.tools import load_tenant_tools
+from orchestration.platforms.tools import TenantTools, load_tenant_tools
 from orchestration.templates.catalog import TEMPLATES, find_template
-from orchestration.templates.install import InstallResult, install_internal, install_n8n
+from orchestration.templates.install import (
+    InstallResult,
+    install_internal,
+    install_make,
+    install_n8n,
+)
 from orchestration.templates.integrations import INTEGRATION_CONFIGS, integration_config
 from servers.cli.common import echo_json, open_database, run
 from shared.config import get_settings
@@ -48,21 +54,41 @@ def list_command(
         typer.echo(f"    {row['description']}")
 
 
+def _usable(tools: TenantTools, platform: str) -> object:
+    """The tenant's adapter for `platform`, or ConfigError saying how to configure it."""
+    adapter = tools.adapters.get(platform)
+    if adapter is None:
+        why = tools.unusable.get(platform)
+        raise ConfigError(
+            f"{platform} is not usable for this tenant: {why}"
+            if why
+            else f"{platform} is not configured for this tenant; add it with "
+            f"`switchboard tools configure {platform} --endpoint URL`"
+        )
+    return adapter
+
+
 @app.command("install")
 def install_command(
     name: NameArgument,
     tenant: TenantOption = None,
     platform: Annotated[
-        Literal["internal", "n8n"],
-        typer.Option(help="internal: the step engine; n8n: the tenant's n8n, internal fallback"),
+        Literal["internal", "n8n", "make"],
+        typer.Option(
+            help="internal: the step engine; n8n / make: the tenant's n8n or Make, with the "
+            "internal engine as fallback"
+        ),
     ] = "internal",
 ) -> None:
-    """Save the template's definition for a tenant; with --platform n8n, also create and
-    activate its workflow in the tenant's n8n and route the definition there."""
+    """Save the template's definition for a tenant; with --platform n8n or make, also create
+    (or update) and activate its workflow/scenario there and route the definition to it.
+    Installing again updates in place: nothing is created twice."""
     template = find_template(name)
-    if platform == "n8n" and "n8n" not in template.platforms:
+    if platform != "internal" and platform not in template.platforms:
+        others = ", ".join(template.platforms)
         raise ConfigError(
-            f"template '{template.name}' has no n8n version; install it with --platform internal"
+            f"template '{template.name}' has no {platform} version; install it with "
+            f"--platform one of: {others}"
         )
 
     async def main() -> InstallResult:
@@ -73,27 +99,25 @@ def install_command(
             cipher = cipher_from_settings(get_settings().secret_key)
             async with http_client_factory() as client:
                 tools = await load_tenant_tools(db, cipher, tenant_id, client)
-                adapter = tools.adapters.get("n8n")
-                if not isinstance(adapter, N8nAdapter):
-                    why = tools.unusable.get("n8n")
-                    raise ConfigError(
-                        f"n8n is not usable for this tenant: {why}"
-                        if why
-                        else "n8n is not configured for this tenant; add it with "
-                        "`switchboard tools configure n8n --endpoint URL`"
-                    )
+                adapter = _usable(tools, platform)
+                if isinstance(adapter, MakeAdapter):
+                    return await install_make(db, tenant_id, template, adapter)
+                assert isinstance(adapter, N8nAdapter)
                 return await install_n8n(db, tenant_id, template, adapter)
 
     result = run(main)
     stored = result.saved.stored
     what = "installed" if result.saved.created else "updated" if result.saved.changed else "kept"
     typer.echo(f"{what} '{stored.name}' (version {stored.version}) on {result.platform}")
-    if result.platform_refs:
-        refs = result.platform_refs
+    refs = result.platform_refs or {}
+    if result.platform == "n8n":
         typer.echo(
             f"n8n workflow {refs['workflow_id']} active; webhook {refs['http_method']} "
             f"/webhook/{refs['webhook_path']}; fallback: internal"
         )
+    elif result.platform == "make":
+        hook = f"; webhook {refs['webhook_url']}" if refs.get("webhook_url") else ""
+        typer.echo(f"Make scenario {refs['scenario_id']} active{hook}; fallback: internal")
 
 
 @app.command("export")

@@ -9,6 +9,13 @@ webhooks, faithful to PLATFORM-APIS.md and to what the real n8n 2.8.4 answers.
   counted in calls instead of seconds so tests never wait).
 - Header auth on the Webhook node (`authentication: headerAuth`) is checked against
   the credential the node names; a workflow in `failing` answers 500 "Error in workflow".
+- Runs that go on after the answer, as the real one does them: `responseMode: onReceived`
+  answers `{"message": "Workflow was started"}`; a workflow with an early "Respond to
+  Webhook" node named `Accepted` answers `{"status": "running", "executionId"}`. Such an
+  execution reads `running` until it has been read `polls_until_done` times.
+- Executions carry `data.resultData.runData` as n8n 2.8.4 saves it (the Webhook node's
+  item with headers, body and webhookUrl; the last node's output) with `includeData=true`.
+- Credentials: `GET /credentials` (no data), `POST`, `PATCH /credentials/{id}`, `DELETE`.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from starlette.routing import Route
 
 from tests.fakes.common import FaultPlan, json_body
 
-__all__ = ["N8nFake", "echo_workflow"]
+__all__ = ["N8nFake", "background_workflow", "echo_workflow"]
 
 ALLOWED_WORKFLOW_KEYS = {"name", "nodes", "connections", "settings"}
 
@@ -42,6 +49,7 @@ class N8nFake:
     executions: dict[str, dict[str, Any]] = field(default_factory=dict[str, dict[str, Any]])
     credentials: dict[str, dict[str, Any]] = field(default_factory=dict[str, dict[str, Any]])
     failing: set[str] = field(default_factory=set[str])
+    polls_until_done: int = 1
     plan: FaultPlan = field(default_factory=FaultPlan)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lag: dict[str, int] = field(default_factory=dict[str, int])
@@ -61,6 +69,9 @@ class N8nFake:
                 Route(f"{api}/executions", w(self._list_executions), methods=["GET"]),
                 Route(f"{api}/executions/{{id}}", w(self._get_execution), methods=["GET"]),
                 Route(f"{api}/credentials", w(self._create_credential), methods=["POST"]),
+                Route(f"{api}/credentials", w(self._list_credentials), methods=["GET"]),
+                Route(f"{api}/credentials/{{id}}", w(self._patch_credential), methods=["PATCH"]),
+                Route(f"{api}/credentials/{{id}}", w(self._delete_credential), methods=["DELETE"]),
                 Route("/webhook/{path:path}", w(self._webhook), methods=["GET", "POST"]),
             ]
         )
@@ -171,13 +182,24 @@ class N8nFake:
             return r
         wf_id = request.query_params.get("workflowId")
         status = request.query_params.get("status")
+        with_data = request.query_params.get("includeData") == "true"
+        limit = int(request.query_params.get("limit", "100"))
         data = [
-            {k: v for k, v in e.items() if k != "data"}
+            self._shown(e, with_data)
             for e in reversed(self.executions.values())
             if (wf_id is None or e["workflowId"] == wf_id)
             and (status is None or e["status"] == status)
         ]
-        return JSONResponse({"data": data, "nextCursor": None})
+        return JSONResponse({"data": data[:limit], "nextCursor": None})
+
+    def _shown(self, execution: dict[str, Any], with_data: bool) -> dict[str, Any]:
+        """The execution as read now: an unfinished run finishes after enough reads."""
+        if not execution["finished"] and execution["status"] == "running":
+            if execution["_polls_left"] <= 0:
+                execution.update(finished=True, status="success", stoppedAt=_now())
+            execution["_polls_left"] -= 1
+        hidden = {"_polls_left"} | (set() if with_data else {"data"})
+        return {k: v for k, v in execution.items() if k not in hidden}
 
     async def _get_execution(self, request: Request) -> Response:
         if (r := self._unauthorised(request)) is not None:
@@ -185,9 +207,9 @@ class N8nFake:
         execution = self.executions.get(request.path_params["id"])
         if execution is None:
             return self._not_found()
-        if request.query_params.get("includeData") == "true":
-            return JSONResponse(execution)
-        return JSONResponse({k: v for k, v in execution.items() if k != "data"})
+        return JSONResponse(
+            self._shown(execution, request.query_params.get("includeData") == "true")
+        )
 
     async def _create_credential(self, request: Request) -> Response:
         if (r := self._unauthorised(request)) is not None:
@@ -200,6 +222,31 @@ class N8nFake:
         cred_id = f"cr{next(self._ids):06d}"
         self.credentials[cred_id] = {**body, "id": cred_id}
         return JSONResponse({"id": cred_id, "name": body["name"], "type": body["type"]})
+
+    async def _list_credentials(self, request: Request) -> Response:
+        if (r := self._unauthorised(request)) is not None:
+            return r
+        data = [{k: v for k, v in c.items() if k != "data"} for c in self.credentials.values()]
+        return JSONResponse({"data": data, "nextCursor": None})
+
+    async def _patch_credential(self, request: Request) -> Response:
+        if (r := self._unauthorised(request)) is not None:
+            return r
+        credential = self.credentials.get(request.path_params["id"])
+        if credential is None:
+            return self._not_found()
+        body = await json_body(request)
+        if isinstance(body, dict):
+            credential.update(body)  # pyright: ignore[reportUnknownArgumentType]
+        return JSONResponse({k: v for k, v in credential.items() if k != "data"})
+
+    async def _delete_credential(self, request: Request) -> Response:
+        if (r := self._unauthorised(request)) is not None:
+            return r
+        credential = self.credentials.pop(request.path_params["id"], None)
+        if credential is None:
+            return self._not_found()
+        return JSONResponse({k: v for k, v in credential.items() if k != "data"})
 
     # -- webhooks --------------------------------------------------------------------------
 
@@ -242,23 +289,49 @@ class N8nFake:
         body = await json_body(request)
         exec_id = str(next(self._ids))
         failed = wf["id"] in self.failing
+        mode = node.get("parameters", {}).get("responseMode")
+        early = any(
+            n.get("name") == "Accepted" and n.get("type") == "n8n-nodes-base.respondToWebhook"
+            for n in wf["nodes"]
+        )
+        goes_on = mode == "onReceived" or early
+        answer = {"ok": True, "workflow": wf["name"], "received": body}
+        trigger_item = {
+            "headers": dict(request.headers),
+            "params": {},
+            "query": dict(request.query_params),
+            "body": body,
+            "webhookUrl": str(request.url),
+            "executionMode": "production",
+        }
+        run_data: dict[str, Any] = {"Webhook": [{"data": {"main": [[{"json": trigger_item}]]}}]}
+        if not failed:
+            result = {"ok": True, "received": body}  # what background_workflow's Set node makes
+            run_data["Result"] = [{"data": {"main": [[{"json": result}]]}}]
         self.executions[exec_id] = {
             "id": exec_id,
-            "finished": not failed,
+            "finished": not failed and not goes_on,
             "mode": "webhook",
             "startedAt": _now(),
-            "stoppedAt": _now(),
+            "stoppedAt": None if goes_on else _now(),
             "workflowId": wf["id"],
-            "status": "error" if failed else "success",
+            "status": "error" if failed else "running" if goes_on else "success",
             "data": {
-                "resultData": {"runData": {}, "lastNodeExecuted": "Respond"},
-                "received": body,
-                "headers": dict(request.headers),
+                "resultData": {
+                    "runData": run_data,
+                    "lastNodeExecuted": "Webhook" if failed else "Result",
+                    **({"error": {"message": "Error in workflow"}} if failed else {}),
+                },
             },
+            "_polls_left": self.polls_until_done,
         }
+        if mode == "onReceived":
+            return JSONResponse({"message": "Workflow was started"})
         if failed:
             return JSONResponse({"message": "Error in workflow"}, status_code=500)
-        return JSONResponse({"ok": True, "workflow": wf["name"], "received": body})
+        if early:
+            return JSONResponse({"status": "running", "executionId": exec_id})
+        return JSONResponse(answer)
 
 
 def echo_workflow(name: str, path: str, credential_id: str | None = None) -> dict[str, Any]:
@@ -303,3 +376,53 @@ def echo_workflow(name: str, path: str, credential_id: str | None = None) -> dic
         "active": False,  # not accepted by the API: the adapter must drop it
         "tags": [],
     }
+
+
+def background_workflow(
+    name: str, path: str, credential_id: str | None = None, *, answer: str = "running"
+) -> dict[str, Any]:
+    """A workflow that answers before it has finished, as n8n 2.8.4 runs it (checked against
+    the real one): `answer="running"` puts a "Respond to Webhook" node named Accepted first,
+    answering `{"status": "running", "executionId": $execution.id}`; `answer="started"`
+    uses `responseMode: onReceived` (n8n answers "Workflow was started", no id). Either
+    way a Set node named Result then produces `{"ok": true, "received": <body>}`."""
+    workflow = echo_workflow(name, path, credential_id)
+    webhook = workflow["nodes"][0]
+    result = {
+        "id": "5b0d7c7e-0000-4000-8000-000000000003",
+        "name": "Result",
+        "type": "n8n-nodes-base.set",
+        "typeVersion": 3.4,
+        "position": [600, 0],
+        "parameters": {
+            "mode": "raw",
+            "jsonOutput": "={{ { ok: true, received: $('Webhook').item.json.body } }}",
+            "includeOtherFields": False,
+            "options": {},
+        },
+    }
+    if answer == "started":
+        webhook["parameters"]["responseMode"] = "onReceived"
+        workflow["nodes"] = [webhook, result]
+        workflow["connections"] = {
+            "Webhook": {"main": [[{"node": "Result", "type": "main", "index": 0}]]}
+        }
+        return workflow
+    accepted = {
+        "id": "5b0d7c7e-0000-4000-8000-000000000002",
+        "name": "Accepted",
+        "type": "n8n-nodes-base.respondToWebhook",
+        "typeVersion": 1.1,
+        "position": [300, 0],
+        "parameters": {
+            "respondWith": "json",
+            "responseBody": "={{ { status: 'running', executionId: $execution.id } }}",
+            "options": {},
+        },
+    }
+    workflow["nodes"] = [webhook, accepted, result]
+    workflow["connections"] = {
+        "Webhook": {"main": [[{"node": "Accepted", "type": "main", "index": 0}]]},
+        "Accepted": {"main": [[{"node": "Result", "type": "main", "index": 0}]]},
+    }
+    return workflow

@@ -6,16 +6,17 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import httpx
 import pytest
 
-from orchestration.platforms.base import ExecutionContext, ResultStatus
+from orchestration.platforms.base import ExecutionContext, ResultStatus, WorkflowResult
 from orchestration.platforms.config_store import Credentials, ToolConfig
 from orchestration.platforms.n8n import N8nAdapter
 from orchestration.platforms.resilience import ResilienceRegistry
-from tests.fakes.n8n import echo_workflow
+from tests.fakes.n8n import background_workflow, echo_workflow
 from tests.services import REQUIRE_SERVICES, require
 
 N8N_URL = os.environ.get("SWITCHBOARD_TEST_N8N_URL", "http://127.0.0.1:5678")
@@ -104,3 +105,81 @@ async def test_webhook_workflow_created_activated_and_run_shows_in_n8n_execution
     finally:
         await adapter.deactivate(workflow_id)
         await adapter.delete_workflow(workflow_id)
+        await adapter.delete_credential(credential)
+
+
+async def _read_back_until_done(adapter: N8nAdapter, find: Any) -> WorkflowResult:
+    """n8n saves executions asynchronously: read with a deadline until it has finished."""
+    deadline = time.monotonic() + 20
+    while True:
+        found = await find()
+        if found is not None:
+            result = adapter.execution_result(found)
+            if result.status is not ResultStatus.RUNNING:
+                return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the n8n execution did not finish in time: {found}")
+        await anyio.sleep(0.2)
+
+
+@pytest.mark.parametrize("answer", ["running", "started"])
+async def test_a_run_that_answers_before_finishing_is_read_back_from_n8n_executions(
+    adapter: N8nAdapter, answer: str
+) -> None:
+    path = f"switchboard-bg-{uuid.uuid4().hex[:8]}"
+    hook_value = adapter.config.credentials.require("webhook_auth_value")
+    credential = await adapter.ensure_header_credential(
+        f"switchboard {path}", "X-Switchboard-Auth", hook_value
+    )
+    refs = await adapter.install(
+        background_workflow(f"Switchboard {path}", path, credential, answer=answer)
+    )
+    workflow_id = str(refs["workflow_id"])
+    try:
+        key = f"{path}:1"
+        context = ExecutionContext(
+            tenant_id=adapter.config.tenant_id, idempotency_key=key, payload={"n": 21}
+        )
+        started = await adapter.execute_workflow(Definition(path), context)
+        assert started.status is ResultStatus.RUNNING, started
+        if answer == "running":  # the early Respond to Webhook gave n8n's execution id
+            assert started.external_execution_id
+            execution_id = started.external_execution_id
+
+            async def by_id() -> dict[str, Any] | None:
+                return await adapter.get_execution(execution_id, include_data=True)
+
+            finished = await _read_back_until_done(adapter, by_id)
+            assert finished.external_execution_id == execution_id
+        else:  # "Workflow was started": no id, found by the idempotency key in its body
+            assert started.external_execution_id is None
+            assert started.output["idempotency_key"] == key
+
+            async def by_key() -> dict[str, Any] | None:
+                return await adapter.find_execution(workflow_id, key)
+
+            finished = await _read_back_until_done(adapter, by_key)
+        assert finished.status is ResultStatus.COMPLETED, finished
+        assert finished.output["n8n_status"] == "success"
+        assert finished.output["result"]["ok"] is True
+        assert finished.output["result"]["received"]["n"] == 21
+        # The caller's headers (our webhook auth value) never reach the result.
+        assert hook_value not in str(finished.execution_fields())
+    finally:
+        await adapter.deactivate(workflow_id)
+        await adapter.delete_workflow(workflow_id)
+        await adapter.delete_credential(credential)
+
+
+async def test_ensuring_a_header_credential_twice_keeps_one_and_updates_it(
+    adapter: N8nAdapter,
+) -> None:
+    name = f"switchboard cred {uuid.uuid4().hex[:8]}"
+    first = await adapter.ensure_header_credential(name, "X-Switchboard-Auth", "value-1")
+    try:
+        second = await adapter.ensure_header_credential(name, "X-Switchboard-Auth", "value-2")
+        assert second == first
+        named = [c for c in await adapter.list_credentials() if c.get("name") == name]
+        assert len(named) == 1
+    finally:
+        await adapter.delete_credential(first)

@@ -25,6 +25,7 @@ from shared.crypto import CredentialCipher, generate_key
 from shared.db.database import Database
 from shared.db.orchestration_tables import workflow_definitions
 from shared.tenants import resolve_tenant
+from tests.fakes.make import MakeFake
 from tests.fakes.n8n import N8nFake
 
 HOOK_HEADER, HOOK_VALUE = "X-Switchboard-Auth", "hook-secret-value-42"
@@ -73,6 +74,16 @@ def _tenant_store(env: dict[str, str]) -> None:
 
 
 def _configure_n8n(env: dict[str, str], credentials: dict[str, str]) -> None:
+    _configure(env, "n8n", "http://n8n.test", credentials)
+
+
+def _configure(
+    env: dict[str, str],
+    tool: str,
+    endpoint: str,
+    credentials: dict[str, str],
+    settings: dict[str, object] | None = None,
+) -> None:
     async def save() -> None:
         db = Database.from_url(env["SWITCHBOARD_DATABASE_URL"])
         try:
@@ -81,9 +92,10 @@ def _configure_n8n(env: dict[str, str], credentials: dict[str, str]) -> None:
                 db,
                 CredentialCipher(env["SWITCHBOARD_SECRET_KEY"]),
                 tenant_id=tenant.id,
-                tool_name="n8n",
-                api_endpoint="http://n8n.test",
+                tool_name=tool,
+                api_endpoint=endpoint,
                 credentials=credentials,
+                settings=settings,
             )
         finally:
             await db.dispose()
@@ -226,7 +238,84 @@ def test_install_on_n8n_creates_activates_and_records_the_webhook(
     assert refs["n8n"]["webhook_path"] == hook["parameters"]["path"]
     assert refs["n8n"]["http_method"] == "POST"
 
-    # Installing again updates the same n8n workflow in place.
+    # Installing again updates the same n8n workflow and header credential in place.
     assert switchboard(env, *args).code == 0
     assert list(fake.workflows) == [workflow["id"]]
+    assert list(fake.credentials) == [hook["credentials"]["httpHeaderAuth"]["id"]]
     uuid.UUID(hook["webhookId"])  # n8n needs a webhookId per webhook node
+
+
+def _with_make(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, **settings: object
+) -> MakeFake:
+    fake = MakeFake(token="make-SECRET-token-4242")
+    _tenant_store(env)
+    _configure(
+        env, "make", "http://eu1.make.test/api/v2", {"api_token": fake.token}, dict(settings)
+    )
+    monkeypatch.setattr(
+        templates_cli,
+        "http_client_factory",
+        lambda: httpx.AsyncClient(transport=httpx.ASGITransport(app=fake.app())),
+    )
+    return fake
+
+
+def test_install_on_make_creates_an_active_scenario_on_its_own_webhook_then_updates_it(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = _with_make(env, monkeypatch, team_id=7)
+    args = ("templates", "install", "clickup-sync", "--tenant", "acme", "--platform", "make")
+    result = switchboard(env, *args)
+    assert result.code == 0, result.stderr
+    assert "on make" in result.stdout and "fallback: internal" in result.stdout
+    assert fake.token not in result.stdout + result.stderr
+
+    (scenario,) = fake.scenarios.values()
+    (hook,) = fake.hook_records.values()
+    assert scenario["isActive"] is True and scenario["teamId"] == 7
+    assert scenario["scheduling"] == {"type": "immediately"}
+    assert scenario["name"].startswith("Real-time ClickUp Synchronization [")
+    assert scenario["blueprint"]["flow"][0]["parameters"]["hook"] == hook["id"]
+    assert hook["name"] == scenario["name"] and hook["teamId"] == 7
+
+    primary, fallback, refs = _platform_refs(env, "Real-time ClickUp Synchronization")
+    assert (primary, fallback) == ("make", "internal")
+    assert isinstance(refs, dict)
+    assert refs["make"] == {
+        "scenario_id": scenario["id"], "hook_id": hook["id"], "webhook_url": hook["url"],
+        "team_id": 7,
+    }  # fmt: skip
+    assert hook["url"] in result.stdout
+
+    # Installing again updates the same scenario and reuses the hook: nothing twice.
+    again = switchboard(env, *args)
+    assert again.code == 0, again.stderr
+    assert list(fake.scenarios) == [scenario["id"]]
+    assert list(fake.hook_records) == [hook["id"]]
+    assert len(fake.plan.matching("PATCH", f"/api/v2/scenarios/{scenario['id']}")) == 1
+
+
+def test_install_on_make_without_a_team_is_one_clear_line_and_creates_nothing(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = _with_make(env, monkeypatch)
+    result = switchboard(
+        env, "templates", "install", "campaign-orchestration", "--tenant", "acme",
+        "--platform", "make",
+    )  # fmt: skip
+    assert result.code == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "make settings lack a numeric 'team_id'" in result.stderr
+    assert fake.scenarios == {} and fake.hook_records == {}
+
+
+def test_install_refuses_a_platform_the_template_has_no_version_for(env: dict[str, str]) -> None:
+    _tenant_store(env)
+    result = switchboard(
+        env, "templates", "install", "clickup-sync", "--tenant", "acme", "--platform", "n8n"
+    )
+    assert result.code == 1
+    assert "has no n8n version; install it with --platform one of: internal, make" in (
+        result.stderr
+    )

@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from orchestration.platforms.jsonshape import as_dict, dicts
 from orchestration.platforms.make import MakeAdapter
 from orchestration.platforms.n8n import N8nAdapter
+from orchestration.platforms.tools import TenantTools
 from orchestration.templates.catalog import Template
 from orchestration.templates.n8n_callback import callback_url, with_callback
 from orchestration.workflows.store import SaveResult, save_definition
@@ -47,6 +48,7 @@ __all__ = [
     "install_internal",
     "install_make",
     "install_n8n",
+    "install_on",
     "record_platform_refs",
     "tenant_make_blueprint",
     "tenant_n8n_workflow",
@@ -91,6 +93,47 @@ def tenant_make_blueprint(template: Template, tenant_id: uuid.UUID) -> dict[str,
     blueprint = copy.deepcopy(template.export("make"))
     blueprint["name"] = f"{template.name} [{tenant_id.hex[:8]}]"
     return blueprint
+
+
+async def install_on(
+    db: Database,
+    tenant_id: uuid.UUID,
+    template: Template,
+    platform: str,
+    tools: TenantTools | None,
+    *,
+    actor: str = "cli",
+) -> InstallResult:
+    """Install on `platform` (internal, n8n or make): the one entry point the CLI and the
+    orchestration MCP server share. `tools` are the tenant's loaded adapters (unused for
+    internal). ConfigError says what to configure when the platform is not usable."""
+    if platform == "internal":
+        return await install_internal(db, tenant_id, template, actor=actor)
+    if platform not in template.platforms:
+        raise ConfigError(
+            f"template '{template.name}' has no {platform} version; install it with "
+            f"platform one of: {', '.join(template.platforms)}"
+        )
+    adapter = _usable(tools or TenantTools(), platform)
+    if isinstance(adapter, MakeAdapter):
+        return await install_make(db, tenant_id, template, adapter, actor=actor)
+    if isinstance(adapter, N8nAdapter):
+        return await install_n8n(db, tenant_id, template, adapter, actor=actor)
+    raise ConfigError(f"templates cannot be installed on {platform}")
+
+
+def _usable(tools: TenantTools, platform: str) -> object:
+    """The tenant's adapter for `platform`, or ConfigError saying how to configure it."""
+    adapter = tools.adapters.get(platform)
+    if adapter is None:
+        why = tools.unusable.get(platform)
+        raise ConfigError(
+            f"{platform} is not usable for this tenant: {why}"
+            if why
+            else f"{platform} is not configured for this tenant; add it with "
+            f"`switchboard tools configure {platform} --endpoint URL`"
+        )
+    return adapter
 
 
 async def install_internal(

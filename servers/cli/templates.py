@@ -8,21 +8,13 @@ from typing import Annotated, Any, Literal
 import httpx
 import typer
 
-from orchestration.platforms.make import MakeAdapter
-from orchestration.platforms.n8n import N8nAdapter
-from orchestration.platforms.tools import TenantTools, load_tenant_tools
+from orchestration.platforms.tools import load_tenant_tools
 from orchestration.templates.catalog import TEMPLATES, find_template
-from orchestration.templates.install import (
-    InstallResult,
-    install_internal,
-    install_make,
-    install_n8n,
-)
+from orchestration.templates.install import InstallResult, install_on
 from orchestration.templates.integrations import INTEGRATION_CONFIGS, integration_config
 from servers.cli.common import echo_json, open_database, run
 from shared.config import get_settings
 from shared.crypto import cipher_from_settings
-from shared.errors import ConfigError
 from shared.tenants import resolve_tenant
 
 app = typer.Typer(help="Pre-built workflow templates (n8n, Make, internal).", no_args_is_help=True)
@@ -54,20 +46,6 @@ def list_command(
         typer.echo(f"    {row['description']}")
 
 
-def _usable(tools: TenantTools, platform: str) -> object:
-    """The tenant's adapter for `platform`, or ConfigError saying how to configure it."""
-    adapter = tools.adapters.get(platform)
-    if adapter is None:
-        why = tools.unusable.get(platform)
-        raise ConfigError(
-            f"{platform} is not usable for this tenant: {why}"
-            if why
-            else f"{platform} is not configured for this tenant; add it with "
-            f"`switchboard tools configure {platform} --endpoint URL`"
-        )
-    return adapter
-
-
 @app.command("install")
 def install_command(
     name: NameArgument,
@@ -84,26 +62,16 @@ def install_command(
     (or update) and activate its workflow/scenario there and route the definition to it.
     Installing again updates in place: nothing is created twice."""
     template = find_template(name)
-    if platform != "internal" and platform not in template.platforms:
-        others = ", ".join(template.platforms)
-        raise ConfigError(
-            f"template '{template.name}' has no {platform} version; install it with "
-            f"--platform one of: {others}"
-        )
 
     async def main() -> InstallResult:
         async with open_database() as db:
             tenant_id = (await resolve_tenant(db, tenant or get_settings().tenant)).id
             if platform == "internal":
-                return await install_internal(db, tenant_id, template)
+                return await install_on(db, tenant_id, template, platform, None)
             cipher = cipher_from_settings(get_settings().secret_key)
             async with http_client_factory() as client:
                 tools = await load_tenant_tools(db, cipher, tenant_id, client)
-                adapter = _usable(tools, platform)
-                if isinstance(adapter, MakeAdapter):
-                    return await install_make(db, tenant_id, template, adapter)
-                assert isinstance(adapter, N8nAdapter)
-                return await install_n8n(db, tenant_id, template, adapter)
+                return await install_on(db, tenant_id, template, platform, tools)
 
     result = run(main)
     stored = result.saved.stored

@@ -79,6 +79,14 @@ class TemplateInstallOut(BaseModel):
     installed: WorkflowSavedOut | None = Field(
         default=None, description="The workflow installed (none when no template was named)"
     )
+    platform: str | None = Field(
+        default=None, description="Where it was installed: internal, n8n or make"
+    )
+    platform_refs: dict[str, Any] | None = Field(
+        default=None,
+        description="What the platform created (n8n workflow id and webhook path, Make "
+        "scenario id and hook URL); none for internal",
+    )
 
 
 class DryRunStep(BaseModel):

@@ -8,7 +8,7 @@ orchestration.templates; the tenant always comes from the caller.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 
 from mcp.server.elicitation import ElicitationResult
 from mcp.server.mcpserver import Context, Resolve
@@ -16,8 +16,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from orchestration.platforms.tools import load_tenant_tools
 from orchestration.templates.catalog import TEMPLATES, find_template
-from orchestration.templates.install import install_internal
+from orchestration.templates.install import install_on
 from orchestration.workflows.errors import DefinitionError
 from orchestration.workflows.store import (
     SaveResult,
@@ -45,6 +46,8 @@ from servers.mcp.orchestration_models import (
 from servers.mcp.orchestration_tools_common import (
     Approval,
     ask_unless_confirmed,
+    cipher_of,
+    platform_access,
     require_approval,
     tenant_of,
 )
@@ -55,6 +58,9 @@ __all__ = ["WORKFLOW_TOOLS"]
 NOT_FOUND_HINT = "list_workflows shows the workspace's workflows"
 MAX_YAML = 100_000
 READ = READ_ONLY
+INSTALL = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
+)
 SAVE = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
 )
@@ -214,19 +220,45 @@ async def install_template(
         str | None,
         Field(max_length=200, description="Template slug or name; omit to list the templates"),
     ] = None,
+    platform: Annotated[
+        Literal["internal", "n8n", "make"],
+        Field(
+            description="internal: the step engine; n8n / make: also create (or update) and "
+            "activate it in the workspace's n8n or Make, with internal as fallback"
+        ),
+    ] = "internal",
 ) -> TemplateInstallOut:
     """Install a pre-built workflow (the spec's lead qualification, churn prevention,
-    ClickUp sync, multi-channel campaign) on the internal engine. Without `template`, only
-    lists the templates (slug, name, category, platforms). Installing again updates the
-    workflow to the template's current version."""
+    ClickUp sync, multi-channel campaign) on the internal engine, or in the workspace's n8n
+    or Make (configured with configure_tool). Without `template`, only lists the templates
+    (slug, name, category, platforms). Installing again updates in place: nothing is
+    created twice."""
     templates = [TemplateOut(**t.summary()) for t in TEMPLATES]
     if template is None:
         return TemplateInstallOut(templates=templates)
     state, caller = await tenant_of(ctx)
     with tool_errors(not_found_hint="call install_template without arguments to list them"):
         found = find_template(template)
-        result = await install_internal(state.database, caller.tenant_id, found, actor=caller.actor)
-    return TemplateInstallOut(templates=templates, installed=_saved(result.saved))
+        if platform == "internal":
+            result = await install_on(
+                state.database, caller.tenant_id, found, platform, None, actor=caller.actor
+            )
+        else:
+            access = platform_access(ctx)
+            async with access.client_factory() as client:
+                tools = await load_tenant_tools(
+                    state.database, cipher_of(state), caller.tenant_id, client,
+                    registry=access.registry,
+                )  # fmt: skip
+                result = await install_on(
+                    state.database, caller.tenant_id, found, platform, tools, actor=caller.actor
+                )
+    return TemplateInstallOut(
+        templates=templates,
+        installed=_saved(result.saved),
+        platform=result.platform,
+        platform_refs=result.platform_refs,
+    )
 
 
 def _pause_approval(
@@ -327,8 +359,9 @@ WORKFLOW_TOOLS = [
         install_template,
         "Install a workflow template",
         ToolAccess.ADMIN,
-        # Re-installing replaces the definition with the template's (destructive, idempotent).
-        SAVE,
+        # Re-installing replaces the definition with the template's (destructive, idempotent);
+        # on n8n or Make it creates a workflow there (open world).
+        INSTALL,
     ),
     _spec(
         create_workflow,

@@ -22,6 +22,7 @@ from shared.db.crm_tables import accounts
 from shared.db.schema import event_queue
 from tests.fakes.apify import ApifyFake
 from tests.fakes.clickup import ClickUpFake
+from tests.fakes.make import MakeFake
 from tests.unit.servers.mcp.crm_world import CrmWorld
 from tests.unit.servers.mcp.test_orchestration_server import (
     call,
@@ -267,3 +268,45 @@ async def test_a_declined_collection_starts_no_paid_run(world: CrmWorld, apify: 
             "collect_prospects", {"industry": "dentists", "location": "Austin, TX"}
         )
     assert result.is_error and "did not approve" in text_of(result) and apify.runs == {}
+
+
+MAKE = "http://eu1.make.test/api/v2"
+MAKE_TOKEN = "make-SECRET-token-4242"
+
+
+async def test_install_template_on_make_creates_the_scenario_once_and_routes_to_it(
+    world: CrmWorld,
+) -> None:
+    make = MakeFake(token=MAKE_TOKEN)
+    state = orchestration_state(world)
+    async with Client(server(state, access(("eu1.make.test", make.app())))) as client:
+        unconfigured = await client.call_tool(
+            "install_template", {"template": "campaign-orchestration", "platform": "make"}
+        )
+        await call(
+            client,
+            "configure_tool",
+            {"tool": "make", "endpoint": MAKE, "credentials": {"api_token": MAKE_TOKEN},
+             "settings": {"team_id": 12}},
+        )  # fmt: skip
+        no_n8n_version = await client.call_tool(
+            "install_template", {"template": "campaign-orchestration", "platform": "n8n"}
+        )
+        first = await call(
+            client, "install_template", {"template": "campaign-orchestration", "platform": "make"}
+        )
+        again = await call(
+            client, "install_template", {"template": "campaign-orchestration", "platform": "make"}
+        )
+        shown = await call(client, "get_workflow", {"workflow": first["installed"]["workflow"]["name"]})
+
+    assert unconfigured.is_error and "make is not configured" in text_of(unconfigured)
+    assert no_n8n_version.is_error and "has no n8n version" in text_of(no_n8n_version)
+    assert first["platform"] == "make" and again["platform"] == "make"
+    refs = first["platform_refs"]
+    assert refs["team_id"] == 12 and refs["scenario_id"] in make.scenarios
+    assert again["platform_refs"]["scenario_id"] == refs["scenario_id"]
+    assert len(make.scenarios) == 1 and len(make.hook_records) == 1  # nothing twice
+    assert make.scenarios[refs["scenario_id"]]["isActive"] is True
+    assert "primary_platform: make" in str(shown)
+    assert MAKE_TOKEN not in str(first) + str(again)

@@ -5,7 +5,17 @@ One loop claims batches while there are free slots (`concurrency`), sleeping on 
 Outcomes are written back in batches by a settler task: whatever finished while the
 previous write was in flight goes in the next one, so acks cost one round trip per batch
 rather than per event. Heartbeats extend the leases of held events; a maintenance task
-reaps the leases of dead workers and prunes old completed events.
+reaps the leases of dead workers and applies retention (retention.py) on its schedule.
+
+Each handler call runs under `handler_timeout_s`: a call that overruns is cancelled and
+counts as a failed attempt (retried per the policy, dead-lettered after the last one). When
+a heartbeat finds that an event this worker is still handling was reaped (this worker
+stalled past the visibility timeout and another may have taken it over), the handler is
+cancelled and its outcome is never recorded.
+
+Latency: the claim loop never waits on anything but the claim itself and the wake-up latch.
+The time of the next scheduled event is looked up by a separate timer task, so a NOTIFY
+that arrives while it is being looked up is answered at once.
 
 Graceful stop (SIGTERM): stop claiming, give in-flight handlers `shutdown_grace_s` to
 finish, record their outcomes, and hand the unfinished events back to the queue.
@@ -15,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import socket
 import time
@@ -27,17 +38,26 @@ import anyio
 from sqlalchemy.exc import DBAPIError
 
 from orchestration.queue.config import QueueConfig
+from orchestration.queue.retention import RetentionPolicy
 from orchestration.queue.sql_store import SqlQueueStore
 from orchestration.queue.store import QueueStore, Settlement, system_clock
 from orchestration.queue.types import ClaimedEvent, EventHandler, HandlerOutcome, OutcomeKind
 from orchestration.wakeup import Wakeup
 from shared.db.database import Database
 
-__all__ = ["WakeSource", "Worker", "WorkerStats", "create_worker", "new_worker_id"]
+__all__ = [
+    "WakeSource",
+    "Worker",
+    "WorkerStats",
+    "create_worker",
+    "new_worker_id",
+    "retention_policy",
+]
 
 log = logging.getLogger(__name__)
 
 _STORE_ERRORS = (DBAPIError, OSError, TimeoutError)
+_ACKS_OWED_PER_SLOT = 4  # finished events awaiting their recorded outcome, per handler slot
 
 
 class WakeSource(Protocol):
@@ -55,7 +75,10 @@ class WorkerStats:
     dead_lettered: int = 0
     released: int = 0
     reaped: int = 0
-    pruned: int = 0
+    timed_out: int = 0  # handler calls cancelled by handler_timeout_s
+    lost_leases: int = 0  # handlers cancelled because their event was reaped meanwhile
+    retained_events: int = 0  # completed events archived or deleted by retention
+    retained_executions: int = 0  # finished executions archived or deleted by retention
 
 
 def new_worker_id() -> str:
@@ -80,8 +103,12 @@ class Worker:
         self.worker_id = worker_id or new_worker_id()
         self.stats = WorkerStats()
         self._inflight: dict[uuid.UUID, ClaimedEvent] = {}
+        self._running: dict[uuid.UUID, anyio.CancelScope] = {}  # handlers not yet returned
+        self._busy = 0  # claimed events whose handler has not returned (started or not)
+        self._lost: set[uuid.UUID] = set()  # reaped while their handler ran: cancelled
+        self._idle = asyncio.Event()  # the claim loop went idle: the due timer looks ahead
         self._finished: list[Settlement] = []
-        self._slot_freed = asyncio.Event()  # the settler recorded outcomes, or stop asked
+        self._slot_freed = asyncio.Event()  # a handler returned, acks were recorded, or stop
         self._outcome_ready = asyncio.Event()  # a handler finished, or handlers are closed
         self._stopping = False
         self._handlers_closed = False
@@ -106,6 +133,7 @@ class Worker:
             async with anyio.create_task_group() as background:
                 background.start_soon(self._heartbeats)
                 background.start_soon(self._maintenance)
+                background.start_soon(self._due_timer)
                 settler_done = anyio.Event()
                 background.start_soon(self._settler, settler_done)
                 try:
@@ -120,6 +148,7 @@ class Worker:
                     # Not cancelled mid-statement: a query cut off inside a SQLite write
                     # transaction can leave its connection holding the lock.
                     self._closed.set()
+                    self._idle.set()  # the due timer sees the close
         finally:
             with anyio.CancelScope(shield=True):
                 await self.wakeup.stop()
@@ -130,15 +159,29 @@ class Worker:
         config = self.config
         async with anyio.create_task_group() as handlers:
             while not self._stopping:
-                free = config.concurrency - len(self._inflight)
+                # A slot is a running handler: a finished event awaiting its (batched) ack
+                # holds none, so claims overlap the ack round trip instead of waiting for it
+                # (which would cap a worker at concurrency / ack latency). The acks owed are
+                # capped too, in case the store stops answering.
+                free = config.concurrency - self._busy
+                owed = len(self._inflight) - self._busy
                 # Busy: wait until half a batch fits, so claims stay batches, not trickles.
-                if free <= 0 or (self._inflight and free < self._min_claim):
+                if (
+                    free <= 0
+                    or owed >= _ACKS_OWED_PER_SLOT * config.concurrency
+                    or (self._busy and free < self._min_claim)
+                ):
                     await self._wait_slot()
                     continue
-                batch = await self._claim(min(free, config.batch_size))
+                limit = min(free, config.batch_size)
+                batch = await self._claim(limit)
+                self._busy += len(batch)
                 for event in batch:
                     self._inflight[event.id] = event
                     handlers.start_soon(self._handle, event)
+                # Claim until a claim comes back empty: a short batch does not prove the
+                # queue drained (rows another worker's claim had locked were skipped), and
+                # a worker that went idle on it would wait for a NOTIFY that never comes.
                 if batch:
                     continue
                 if drain:
@@ -146,7 +189,8 @@ class Worker:
                         return
                     await self._wait_slot()
                     continue
-                await self.wakeup.wait(await self._idle_timeout())
+                self._idle.set()
+                await self.wakeup.wait(config.poll_interval_s)
             # Stopping: the handlers still running get the grace period, then are cancelled;
             # leaving this block waits for them either way.
             handlers.cancel_scope.deadline = anyio.current_time() + config.shutdown_grace_s
@@ -163,32 +207,83 @@ class Worker:
         self.stats.claimed += len(batch)
         return batch
 
-    async def _idle_timeout(self) -> float:
-        """Sleep until the poll period ends or the next scheduled event is due."""
-        timeout = self.config.poll_interval_s
-        try:
-            due = await self.store.next_due()
-        except _STORE_ERRORS:
-            return timeout
-        if due is not None:
-            timeout = min(timeout, max(0.0, (due - system_clock()).total_seconds()))
-        return timeout
+    async def _due_timer(self) -> None:
+        """Each time the claim loop goes idle, wake it when the earliest scheduled event
+        falls due, if that is before its next poll. A newer idle period starts over."""
+        while True:
+            await self._idle.wait()
+            self._idle.clear()
+            if self._closed.is_set():
+                return
+            try:
+                due = await self.store.next_due()
+            except _STORE_ERRORS:
+                continue  # the poll still comes
+            if due is None:
+                continue
+            delay = max(0.0, (due - system_clock()).total_seconds())
+            if delay >= self.config.poll_interval_s:
+                continue
+            with anyio.move_on_after(delay) as timer:
+                await self._idle.wait()  # superseded: look again
+            if timer.cancelled_caught:
+                self.wakeup.wake()
 
     async def _wait_slot(self) -> None:
         await self._slot_freed.wait()
         self._slot_freed.clear()
 
     async def _handle(self, event: ClaimedEvent) -> None:
+        limit = self.config.handler_timeout
+        outcome: HandlerOutcome | None = None
+        # One scope (they cost CPU on the hot path): its deadline is the handler timeout,
+        # and a heartbeat that finds the event reaped cancels it after marking it lost.
+        deadline = anyio.current_time() + limit if limit is not None else math.inf
+        with anyio.CancelScope(deadline=deadline) as scope:
+            self._running[event.id] = scope
+            try:
+                outcome = await self._call_handler(event)
+            finally:
+                self._running.pop(event.id, None)
+                self._busy -= 1
+                self._slot_freed.set()
+        if event.id in self._lost:  # another worker may be running it now: record nothing
+            self._lost.discard(event.id)
+            self.stats.lost_leases += 1
+            self._inflight.pop(event.id, None)
+            return
+        if scope.cancelled_caught:
+            outcome = self._timed_out(event, limit or 0.0)
+        assert outcome is not None
+        self._finished.append(Settlement(event, outcome))
+        self._outcome_ready.set()
+
+    async def _call_handler(self, event: ClaimedEvent) -> HandlerOutcome:
         try:
-            outcome = await self.handler(event)
+            return await self.handler(event)
         except Exception as exc:  # the handler boundary: a bug in one event must not stop us
             log.exception("handler raised on event %s (%s)", event.id, event.event_type)
-            outcome = HandlerOutcome(
+            return HandlerOutcome(
                 OutcomeKind.RETRY,
                 error={"type": type(exc).__name__, "message": str(exc)[:2000]},
             )
-        self._finished.append(Settlement(event, outcome))
-        self._outcome_ready.set()
+
+    def _timed_out(self, event: ClaimedEvent, limit: float) -> HandlerOutcome:
+        self.stats.timed_out += 1
+        log.warning(
+            "handler for event %s (%s) exceeded %.1fs; cancelled, counted as a failed attempt",
+            event.id,
+            event.event_type,
+            limit,
+        )
+        return HandlerOutcome(
+            OutcomeKind.RETRY,
+            error={
+                "type": "handler_timeout",
+                "message": f"the handler did not finish within {limit:g}s "
+                "(SWITCHBOARD_QUEUE_HANDLER_TIMEOUT_S); the attempt was cancelled",
+            },
+        )
 
     async def _settler(self, done: anyio.Event) -> None:
         try:
@@ -234,26 +329,58 @@ class Worker:
 
     async def _heartbeats(self) -> None:
         while await self._pause(self.config.heartbeat_every_s):
-            if self._inflight:
-                try:
-                    await self.store.heartbeat(self.worker_id)
-                except _STORE_ERRORS as exc:
-                    log.warning("heartbeat failed (%s)", exc)
+            if not self._inflight:
+                continue
+            # Taken before the statement: every one of these was claimed (committed) before
+            # it, so each is still held unless it was reaped.
+            running = {
+                event_id: self._inflight[event_id].attempts
+                for event_id in self._running
+                if event_id in self._inflight
+            }
+            try:
+                held = await self.store.renew(self.worker_id)
+            except _STORE_ERRORS as exc:
+                log.warning("heartbeat failed (%s)", exc)
+                continue
+            for event_id, attempts in running.items():
+                scope = self._running.get(event_id)
+                if scope is not None and (event_id, attempts) not in held:
+                    log.warning(
+                        "event %s was reaped while its handler ran (this worker stalled past "
+                        "the visibility timeout); cancelling the handler, recording nothing",
+                        event_id,
+                    )
+                    self._lost.add(event_id)
+                    scope.cancel()
 
     async def _maintenance(self) -> None:
         config = self.config
-        next_prune = time.monotonic()
+        next_retention = time.monotonic()
         while not self._closed.is_set():
             try:
                 self.stats.reaped += await self.store.reap(config.visibility_timeout)
-                if config.retention_days > 0 and time.monotonic() >= next_prune:
-                    next_prune = time.monotonic() + config.prune_interval_s
-                    self.stats.pruned += await self.store.prune(
-                        timedelta(days=config.retention_days)
-                    )
+                if config.retention_days > 0 and time.monotonic() >= next_retention:
+                    next_retention = time.monotonic() + config.prune_interval_s
+                    report = await self.store.retain(retention_policy(config))
+                    self.stats.retained_events += report.events
+                    self.stats.retained_executions += report.executions
+                    if report.events or report.executions or report.archived_deleted:
+                        log.info("retention (%s): %s", config.retention_mode, report.as_dict())
             except _STORE_ERRORS as exc:
                 log.warning("queue maintenance failed (%s)", exc)
-            await self._pause(config.reap_every_s)
+            await self._pause(min(config.reap_every_s, config.prune_interval_s))
+
+
+def retention_policy(config: QueueConfig) -> RetentionPolicy:
+    """The retention the configuration asks for (retention_days > 0)."""
+    return RetentionPolicy(
+        older_than=timedelta(days=config.retention_days),
+        mode=config.retention_mode,
+        archive_older_than=timedelta(days=config.archive_retention_days)
+        if config.archive_retention_days > 0
+        else None,
+    )
 
 
 def create_worker(

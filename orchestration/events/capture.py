@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_CHURN_RISK_THRESHOLD",
     "STAGE_EVENTS",
     "ChangePoller",
+    "capture_trigger_installed",
     "events_for_account_change",
     "events_for_deal_change",
     "events_for_health_score",
@@ -276,8 +277,30 @@ def _require_postgres(conn: AsyncConnection) -> None:
         )
 
 
+_TRIGGER_OF_TABLE = {table: name for name, (table, _when, _fn) in _TRIGGERS.items()}
+
+
+async def capture_trigger_installed(conn: AsyncConnection, table: str) -> bool:
+    """True when our enabled change-capture trigger is on `table` (Postgres), so writes to it
+    are already queued by the trigger and must not be published a second time."""
+    name = _TRIGGER_OF_TABLE.get(table)
+    if name is None or conn.dialect.name != "postgresql":
+        return False
+    found = await conn.execute(
+        sa.text(
+            "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(:table) "
+            "AND tgname = :name AND tgenabled <> 'D')"
+        ),
+        {"table": table, "name": name},
+    )
+    return bool(found.scalar())
+
+
 async def install_change_capture(conn: AsyncConnection) -> None:
-    """Create (or replace) the capture functions and triggers; safe to run again."""
+    """Create (or replace) the capture functions and triggers; safe to run again.
+
+    The CRM repository's change sink (crm_sink.py) sees them and stops publishing the
+    changes they capture, so a change is never queued by both."""
     _require_postgres(conn)
     for ddl in (_ENQUEUE_FUNCTION, _ACCOUNT_FUNCTION, _DEAL_FUNCTION, _HEALTH_FUNCTION):
         await conn.exec_driver_sql(ddl)

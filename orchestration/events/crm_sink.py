@@ -18,6 +18,11 @@ A health score emits only when it crosses: the account's previous score was unde
 threshold, or there was none (re-scoring an account already at risk starts nothing new). Its
 event id is `crm:health:{health_id}`, the id change capture (capture.py) gives the same row.
 
+On Postgres with the change-capture triggers installed (capture.py), the triggers already
+queue lifecycle-stage and health-score changes inside the write's transaction, with their own
+event ids; the sink then publishes nothing for those two kinds (it checks the catalogue in the
+same transaction and logs once that it defers), so one change is never queued twice.
+
 Given a connection (the SQL repository calls inside the write's own transaction), the event
 is published in that transaction, so the write and its event commit or roll back together.
 Without one (a REST data source, after its write) the event is committed on its own.
@@ -25,12 +30,14 @@ Without one (a REST data source, after its write) the event is committed on its 
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orchestration.events.capture import capture_trigger_installed
 from orchestration.events.models import (
     CustomerEvent,
     EventPriority,
@@ -50,6 +57,8 @@ __all__ = [
     "CrmEventSink",
     "events_for_change",
 ]
+
+log = logging.getLogger(__name__)
 
 QUALIFICATION_THRESHOLD_KEY = "qualification_threshold"
 DEFAULT_QUALIFICATION_THRESHOLD = 80.0
@@ -173,6 +182,27 @@ async def _previous_churn_probability(
     return float(value) if value is not None else None
 
 
+# The change kinds the Postgres capture triggers also see, by the table they write.
+_TRIGGER_TABLES = {"lifecycle_stage": "accounts", "health_score": "customer_health_scores"}
+_deferral_logged = False
+
+
+async def _left_to_triggers(conn: AsyncConnection, kind: str) -> bool:
+    """True when a capture trigger already queued this change in this transaction."""
+    global _deferral_logged
+    table = _TRIGGER_TABLES.get(kind)
+    if table is None or not await capture_trigger_installed(conn, table):
+        return False
+    if not _deferral_logged:
+        _deferral_logged = True
+        log.warning(
+            "CRM change-capture triggers are installed: lifecycle-stage and health-score "
+            "events come from the triggers, and the repository's change sink does not "
+            "publish them again (`switchboard events capture install` installed them)"
+        )
+    return True
+
+
 class CrmEventSink:
     """Publishes the lifecycle events of one tenant's CRM writes (source `crm`)."""
 
@@ -188,6 +218,8 @@ class CrmEventSink:
             await self._publish(change, conn)
 
     async def _publish(self, change: CrmChange, conn: AsyncConnection) -> None:
+        if await _left_to_triggers(conn, change.kind):
+            return
         threshold = (
             await _threshold(conn, self._tenant_id)
             if change.kind == "lead_qualification"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -58,6 +59,40 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Neither store can hold these in text or JSON (Postgres refuses NUL; a lone surrogate cannot
+# be encoded as UTF-8), so an event carrying one is refused here, not by the database.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+MAX_DATA_DEPTH = 32
+
+
+def _storable(text: str, where: str) -> str:
+    if _UNSTORABLE.search(text):
+        raise ValueError(
+            f"{where} contains a NUL character or a lone UTF-16 surrogate, which cannot be "
+            "stored; remove it"
+        )
+    return text
+
+
+def _check_data(data: dict[str, Any]) -> None:
+    """Every key and string in eventData storable, nested no deeper than MAX_DATA_DEPTH."""
+    pending: list[tuple[str, Any, int]] = [("eventData", data, 1)]
+    while pending:
+        where, value, depth = pending.pop()
+        if depth > MAX_DATA_DEPTH:
+            raise ValueError(f"eventData is nested deeper than {MAX_DATA_DEPTH} levels")
+        if isinstance(value, str):
+            _storable(value, where)
+        elif isinstance(value, dict):
+            items = cast("dict[Any, Any]", value)
+            for key, item in items.items():
+                _storable(str(key), f"a key of {where}")
+                pending.append((f"{where}.{key}", item, depth + 1))
+        elif isinstance(value, list):
+            elements = cast("list[Any]", value)
+            pending.extend((f"{where}[{i}]", item, depth + 1) for i, item in enumerate(elements))
+
+
 class CustomerEvent(BaseModel):
     """A customer lifecycle event. Field aliases are the spec's camelCase wire names.
 
@@ -86,7 +121,30 @@ class CustomerEvent(BaseModel):
     @field_validator("timestamp")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+            raise ValueError("timestamp is outside the years 1 to 9999 in UTC") from None
+
+    @field_validator("event_id", "customer_id")
+    @classmethod
+    def _storable_id(cls, value: str | None) -> str | None:
+        return None if value is None else _storable(value, "the id")
+
+    @field_validator("workflow_triggers")
+    @classmethod
+    def _storable_triggers(cls, value: list[str] | None) -> list[str] | None:
+        for trigger in value or []:
+            _storable(trigger, "workflow_triggers")
+        return value
+
+    @field_validator("event_data")
+    @classmethod
+    def _storable_data(cls, value: dict[str, Any]) -> dict[str, Any]:
+        _check_data(value)
+        return value
 
     @property
     def queue_priority(self) -> int:

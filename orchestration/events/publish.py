@@ -24,7 +24,13 @@ from shared.db.database import Database
 from shared.db.schema import event_queue
 from shared.errors import ValidationFailedError
 
-__all__ = ["DEFAULT_MAX_RETRIES", "MAX_CHAIN_DEPTH", "PublishResult", "publish"]
+__all__ = [
+    "DEFAULT_MAX_RETRIES",
+    "MAX_CHAIN_DEPTH",
+    "PublishResult",
+    "publish",
+    "queue_row",
+]
 
 DEFAULT_MAX_RETRIES = 3
 MAX_CHAIN_DEPTH = 10
@@ -40,7 +46,7 @@ class PublishResult:
         return not self.accepted
 
 
-def _row(
+def queue_row(
     event: CustomerEvent,
     scheduled_for: datetime,
     max_retries: int,
@@ -114,7 +120,7 @@ async def publish_in(
     _check_options(schedule_at, max_retries, chain_depth)
     await check_event_type(conn, event.tenant_id, event.event_type)
     now = datetime.now(UTC)
-    row = _row(event, schedule_at or now, max_retries, chain_depth, now)
+    row = queue_row(event, schedule_at or now, max_retries, chain_depth, now)
     dialect = conn.dialect.name
     inserted = (await conn.execute(_insert_ignoring_duplicates(dialect, row))).scalar()
     if inserted is None:

@@ -21,7 +21,7 @@ from orchestration.platforms.errors import (
     PlatformUnavailableError,
     RateLimitedError,
 )
-from orchestration.platforms.http import PlatformHttp
+from orchestration.platforms.http import CallCounter, PlatformHttp
 from orchestration.platforms.resilience import (
     DEFAULT_REGISTRY,
     CircuitState,
@@ -29,7 +29,27 @@ from orchestration.platforms.resilience import (
     RetryPolicy,
 )
 
-__all__ = ["HttpAdapterBase", "error_from_response"]
+__all__ = ["HttpAdapterBase", "error_from_response", "json_body"]
+
+
+def json_body(http: PlatformHttp, response: httpx.Response, what: str) -> Any:
+    """The answer's JSON ({} for an empty body). A body that is not JSON (cut off by a proxy,
+    an HTML error page) is a PlatformUnavailableError: retryable, and a reason to fail over,
+    never a raw JSONDecodeError in the worker's log."""
+    if not response.content:
+        return {}
+    try:
+        return response.json()
+    except ValueError:
+        raise PlatformUnavailableError(
+            http.scrub(
+                f"{http.platform} answered HTTP {response.status_code} with a body that is not "
+                f"JSON ({len(response.content)} bytes) while trying to {what}; treated as a "
+                "passing failure"
+            ),
+            platform=http.platform,
+            status_code=response.status_code,
+        ) from None
 
 
 def error_from_response(
@@ -99,6 +119,8 @@ class HttpAdapterBase:
             policy=policy,
             secrets=config.credentials.secret_values(),
             timeout=timeout,
+            tenant_id=config.tenant_id,
+            counter=registry.counter(tenant, self.name, CallCounter),
         )
 
     def __repr__(self) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from orchestration.platforms.adapter import HttpAdapterBase, error_from_response
+from orchestration.platforms.adapter import HttpAdapterBase, error_from_response, json_body
 from orchestration.platforms.base import (
     ExecutionContext,
     PlatformDefinition,
@@ -158,7 +158,7 @@ class ApifyAdapter(HttpAdapterBase):
         response = await self.http.request(method, path, **kw)
         if response.status_code >= 400:
             raise error_from_response(self.http, response, what, _message, _code)
-        return response.json() if response.content else {}
+        return json_body(self.http, response, what)
 
     async def _probe(self) -> None:
         await self._call("GET", "/users/me", "read the authorised user")
@@ -231,7 +231,7 @@ class ApifyAdapter(HttpAdapterBase):
                 raise error_from_response(
                     self.http, response, f"read dataset {dataset_id}", _message, _code
                 )
-            page = dicts(response.json())
+            page = dicts(json_body(self.http, response, f"read dataset {dataset_id}"))
             for item in page:
                 yield item
             offset += len(page)

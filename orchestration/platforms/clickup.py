@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from orchestration.platforms.adapter import HttpAdapterBase, error_from_response
+from orchestration.platforms.adapter import HttpAdapterBase, error_from_response, json_body
 from orchestration.platforms.base import (
     ExecutionContext,
     PlatformDefinition,
@@ -25,6 +25,7 @@ from orchestration.platforms.base import (
 )
 from orchestration.platforms.config_store import ToolConfig
 from orchestration.platforms.errors import PlatformRequestError
+from orchestration.platforms.http_audit import outbound_caller
 from orchestration.platforms.jsonshape import as_dict, dicts, text
 from orchestration.platforms.mappings import MappingStore
 from orchestration.platforms.resilience import ResilienceRegistry, RetryPolicy
@@ -81,7 +82,7 @@ class ClickUpAdapter(HttpAdapterBase):
         response = await self.http.request(method, path, json=json, params=params)
         if response.status_code >= 400:
             raise error_from_response(self.http, response, what, _err_message, _err_code)
-        return as_dict(response.json()) if response.content else {}
+        return as_dict(json_body(self.http, response, what))
 
     async def _probe(self) -> None:
         await self._call("GET", "/user", "read the authorised user")
@@ -194,9 +195,12 @@ class ClickUpAdapter(HttpAdapterBase):
                 "in its payload; pass the CRM account record",
                 platform=self.name,
             )
-        outcome = await ClickUpSync(self, settings, self.mappings).sync_account(
-            context.tenant_id, account, event_type=context.event_type
-        )
+        with outbound_caller(
+            f"workflow:{definition.name}", execution_id=str(context.execution_id or "") or None
+        ):
+            outcome = await ClickUpSync(self, settings, self.mappings).sync_account(
+                context.tenant_id, account, event_type=context.event_type
+            )
         return WorkflowResult(
             platform=self.name,
             status=ResultStatus.COMPLETED,

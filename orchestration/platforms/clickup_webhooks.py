@@ -2,8 +2,12 @@
 
 ClickUp signs each delivery with the webhook's secret: `X-Signature` is the hex
 HMAC-SHA256 of the raw body. Deliveries can repeat or arrive late, so the event id is
-derived from the delivery itself (the publisher deduplicates on it) and the task's
-`date_updated`-style timestamp travels along for reconciliation to compare.
+derived from the delivery itself (the publisher deduplicates on it) and the time of the
+change in ClickUp becomes the event's timestamp (its `occurred_at`): reconciliation
+compares it, and the sync latency (ClickUp change -> CRM updated) is measured from it.
+
+`crm_id_for_delivery` finds the CRM record the task stands for (`external_mappings`), so
+the event names its customer and a workflow can update that record.
 """
 
 from __future__ import annotations
@@ -11,12 +15,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from orchestration.platforms.jsonshape import as_dict, dicts, text
+from orchestration.platforms.mappings import MappingStore
 from shared.errors import ValidationFailedError
 
-__all__ = ["ClickUpDelivery", "parse_delivery", "verify_signature"]
+__all__ = ["ClickUpDelivery", "crm_id_for_delivery", "parse_delivery", "verify_signature"]
 
 MAX_BODY_BYTES = 1_000_000
 
@@ -63,7 +70,10 @@ def parse_delivery(raw_body: bytes, *, crm_id: str | None = None) -> ClickUpDeli
     # A redelivery carries the same history item ids: the same event id, accepted once.
     event_id = "clickup:" + hashlib.sha256(f"{event}:{task_id}:{ids}".encode()).hexdigest()[:32]
     status_change = next((c for c in changes if c["field"] == "status"), None)
-    return {
+    changed_at_ms = max(
+        (int(c["date"]) for c in changes if c["date"] and c["date"].isdigit()), default=None
+    )
+    fields: ClickUpDelivery = {
         "eventId": event_id,
         "eventType": "clickup_" + _snake(event),
         "source": "clickup",
@@ -74,12 +84,39 @@ def parse_delivery(raw_body: bytes, *, crm_id: str | None = None) -> ClickUpDeli
             "task_id": task_id,
             "changes": changes,
             "new_status": status_change["after"] if status_change else None,
-            "changed_at_ms": max(
-                (int(c["date"]) for c in changes if c["date"] and c["date"].isdigit()),
-                default=None,
-            ),
+            "changed_at_ms": changed_at_ms,
         },
     }
+    changed_at = _from_ms(changed_at_ms)
+    if changed_at is not None:
+        fields["timestamp"] = changed_at
+    return fields
+
+
+def _from_ms(value: int | None) -> datetime | None:
+    """A history item's Unix-ms date; None when absent or not a plausible time."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromtimestamp(value / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return moment if moment.year >= 2000 else None
+
+
+async def crm_id_for_delivery(
+    mappings: MappingStore, tenant_id: uuid.UUID, raw_body: bytes
+) -> str | None:
+    """The CRM id mapped to the delivery's task, or None (unknown task, or a body that
+    `parse_delivery` will refuse with the specific reason)."""
+    try:
+        task_id = text(as_dict(json.loads(raw_body)).get("task_id"))
+    except ValueError:
+        return None
+    if not task_id:
+        return None
+    mapping = await mappings.by_external_id(tenant_id, "clickup", task_id)
+    return mapping.crm_id if mapping is not None else None
 
 
 def _status_text(value: object) -> str | None:

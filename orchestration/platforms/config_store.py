@@ -220,9 +220,13 @@ async def rotate_credentials(db: Database, cipher: CredentialCipher) -> int:
     table = external_tool_configs
     rewritten = 0
     async with db.transaction() as conn:
+        # Locked until commit: a credential saved meanwhile (under the new key) must not be
+        # overwritten by this re-encryption of the value read before it. Readers never wait.
         rows = (
             await conn.execute(
-                sa.select(table.c.id, table.c.credentials).where(table.c.credentials.is_not(None))
+                sa.select(table.c.id, table.c.credentials)
+                .where(table.c.credentials.is_not(None))
+                .with_for_update()
             )
         ).all()
         for row_id, stored in rows:

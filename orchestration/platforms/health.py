@@ -17,6 +17,7 @@ import httpx
 
 from orchestration.platforms.base import ConnectionStatus, ToolStatus
 from orchestration.platforms.config_store import ToolConfig, list_tool_configs
+from orchestration.platforms.http_audit import outbound_caller
 from orchestration.platforms.resilience import DEFAULT_REGISTRY, ResilienceRegistry
 from orchestration.platforms.tools import Adapter, build_adapter
 from orchestration.platforms.usage import flush_counter, record_health
@@ -24,7 +25,9 @@ from shared.crypto import CredentialCipher
 from shared.db.database import Database
 from shared.errors import SwitchboardError
 
-__all__ = ["AdapterFactory", "check_all", "run_health_monitor"]
+__all__ = ["HEALTH_MONITOR", "AdapterFactory", "check_all", "run_health_monitor"]
+
+HEALTH_MONITOR = "health-monitor"  # the actor of its calls in the audit log
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +55,9 @@ async def check_all(
                 detail=str(exc),
             )
         else:
-            status = await adapter.get_status()
+            with outbound_caller(HEALTH_MONITOR):
+                status = await adapter.get_status()
+            # Also writes the audit rows of calls a worker made and has not flushed yet.
             await flush_counter(db, config.tenant_id, config.tool_name, adapter.http.counter)
         await record_health(db, config.tenant_id, config.tool_name, status)
         statuses.append(status)

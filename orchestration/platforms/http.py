@@ -1,15 +1,22 @@
-"""One request path for every adapter: circuit breaker, rate limiter, retries, counters.
+"""One request path for every adapter: circuit breaker, rate limiter, retries, counters,
+the audit trail of outbound calls and the rate-limit wait metric.
 
 `PlatformHttp.request()` answers the platform's response for 2xx-4xx (the adapter maps
 its own error bodies), and raises a PlatformError for what retries could not fix:
 429 past the budget, 5xx, timeouts, refused connections, an open circuit. Known secret
 values are scrubbed from every message it raises.
+
+Audit: every HTTP request that goes out (each retry attempt is one) becomes one
+`OutboundCall` (http_audit.py) in the configuration's CallCounter. Nothing is written
+here, so a call costs no database round trip: `usage.flush_counter` writes the pending
+calls in one batch with the usage counters.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,13 +32,16 @@ from orchestration.platforms.errors import (
     PlatformUnavailableError,
     RateLimitedError,
 )
+from orchestration.platforms.http_audit import OutboundCall, current_caller, operation_name
 from orchestration.platforms.resilience import (
+    RATE_LIMIT_WAIT_SECONDS,
     CircuitBreaker,
     RetryableResponse,
     RetryPolicy,
     TokenBucket,
     retry_after_seconds,
 )
+from shared.audit import argument_digest
 
 __all__ = ["CallCounter", "PlatformHttp", "scrub"]
 
@@ -49,16 +59,25 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
 
 @dataclass
 class CallCounter:
-    """Calls made and failed since the last `take()`; the usage recorder drains it."""
+    """Calls made and failed, and the outbound calls not yet audited; the usage recorder
+    drains it with `take()` / `take_audit()`. `calls` only grows (adapters subtract two
+    readings to count one execution's calls); `take()` answers what came since the last."""
 
     calls: int = 0
     errors: int = 0
     last_call: datetime | None = None
     last_error: str | None = field(default=None, repr=False)
+    pending: list[OutboundCall] = field(default_factory=list[OutboundCall], repr=False)
+    _taken_calls: int = field(default=0, repr=False)
+    _taken_errors: int = field(default=0, repr=False)
 
     def take(self) -> tuple[int, int, datetime | None]:
-        taken = (self.calls, self.errors, self.last_call)
-        self.calls = self.errors = 0
+        taken = (self.calls - self._taken_calls, self.errors - self._taken_errors, self.last_call)
+        self._taken_calls, self._taken_errors = self.calls, self.errors
+        return taken
+
+    def take_audit(self) -> list[OutboundCall]:
+        taken, self.pending = self.pending, []
         return taken
 
 
@@ -93,7 +112,11 @@ class PlatformHttp:
         policy: RetryPolicy | None = None,
         secrets: Iterable[str] = (),
         timeout: float = 30.0,
+        tenant_id: uuid.UUID | None = None,
+        counter: CallCounter | None = None,
     ) -> None:
+        """`counter` is shared by every PlatformHttp of one configuration (the registry
+        keeps it), so calls not yet flushed survive an adapter being rebuilt."""
         self.client = client
         self.platform = platform
         self.base_url = base_url.rstrip("/")
@@ -103,7 +126,8 @@ class PlatformHttp:
         self.policy = policy or RetryPolicy()
         self._secrets = tuple(s for s in secrets if s)
         self.timeout = timeout
-        self.counter = CallCounter()
+        self.tenant_id = tenant_id
+        self.counter = counter if counter is not None else CallCounter()
 
     def __repr__(self) -> str:
         return f"PlatformHttp(platform={self.platform!r}, base_url={self.base_url!r})"
@@ -196,6 +220,9 @@ class PlatformHttp:
     ) -> httpx.Response:
         policy = self.policy
         started = time.monotonic()
+        operation = operation_name(method, self.base_url, url)
+        digest = argument_digest({"method": method, "url": url, "params": params, "json": json})
+        throttled_at: float | None = None  # when the last attempt was answered 429
         try:
             async for attempt in stamina.retry_context(
                 on=self._hook(safe),
@@ -205,7 +232,15 @@ class PlatformHttp:
                 wait_max=policy.wait_max,
             ):
                 with attempt:
-                    await self.limiter.acquire()
+                    if throttled_at is not None:  # the backoff honouring the 429's reset
+                        RATE_LIMIT_WAIT_SECONDS.labels(self.platform, "retry_after").inc(
+                            max(0.0, time.monotonic() - throttled_at)
+                        )
+                        throttled_at = None
+                    waited = await self.limiter.acquire()
+                    if waited > 0:
+                        RATE_LIMIT_WAIT_SECONDS.labels(self.platform, "token_bucket").inc(waited)
+                    sent = time.monotonic()
                     try:
                         response = await self.client.request(
                             method,
@@ -216,7 +251,11 @@ class PlatformHttp:
                             timeout=timeout or self.timeout,
                         )
                     except httpx.TransportError as exc:
+                        self._audit(operation, digest, attempt.num, sent, None, type(exc).__name__)
                         raise _TransportFailure(exc, self.scrub(str(exc))) from None
+                    self._audit(operation, digest, attempt.num, sent, response.status_code, None)
+                    if response.status_code == 429:
+                        throttled_at = time.monotonic()
                     if response.status_code not in passthrough:
                         self._check_retryable(response, started)
                     return response
@@ -254,6 +293,31 @@ class PlatformHttp:
                 platform=self.platform,
             ) from None
         raise AssertionError("unreachable: stamina yields until success or raises")
+
+    def _audit(
+        self,
+        operation: str,
+        digest: str,
+        attempt: int,
+        sent: float,
+        status: int | None,
+        error: str | None,
+    ) -> None:
+        self.counter.pending.append(
+            OutboundCall(
+                tenant_id=self.tenant_id,
+                platform=self.platform,
+                operation=operation,
+                caller=current_caller(),
+                outcome="ok" if status is not None and status < 400 else "error",
+                status_code=status,
+                duration_ms=int((time.monotonic() - sent) * 1000),
+                digest=digest,
+                attempt=attempt,
+                at=datetime.now(UTC),
+                error=error,
+            )
+        )
 
     def _check_retryable(
         self,

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from orchestration.platforms.adapter import HttpAdapterBase, error_from_response
+from orchestration.platforms.adapter import HttpAdapterBase, error_from_response, json_body
 from orchestration.platforms.base import (
     ExecutionContext,
     PlatformDefinition,
@@ -71,7 +71,10 @@ def _code(body: Any) -> str | None:
 def _is_timeout(response: httpx.Response) -> bool:
     if response.status_code in (408, 504):
         return True
-    body = as_dict(response.json()) if response.content else {}
+    try:
+        body = as_dict(response.json()) if response.content else {}
+    except ValueError:  # an HTML error page: not Make's timeout answer
+        return False
     return "timed out" in (text(body.get("message")) or "").lower()
 
 
@@ -115,7 +118,7 @@ class MakeAdapter(HttpAdapterBase):
         response = await self.http.request(method, path, **kw)
         if response.status_code >= 400:
             raise error_from_response(self.http, response, what, _message, _code)
-        return as_dict(response.json()) if response.content else {}
+        return as_dict(json_body(self.http, response, what))
 
     async def _probe(self) -> None:
         await self._call("GET", "/users/me", "read the authorised user")
@@ -275,7 +278,7 @@ class MakeAdapter(HttpAdapterBase):
             json={"data": data, "responsive": responsive},
             passthrough=(408, 504),
         )
-        body = as_dict(response.json()) if response.content else {}
+        body = as_dict(json_body(self.http, response, f"run scenario {scenario_id}"))
         execution_id = text(body.get("executionId"))
         duration = int((time.monotonic() - started) * 1000)
         if response.status_code >= 400:
@@ -321,7 +324,7 @@ class MakeAdapter(HttpAdapterBase):
             return WorkflowResult(
                 platform=self.name,
                 status=ResultStatus.COMPLETED,
-                output=as_dict(response.json()),
+                output=as_dict(json_body(self.http, response, "call the scenario webhook")),
                 api_calls=1,
                 duration_ms=duration,
             )

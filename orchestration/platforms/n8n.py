@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import stamina
 
-from orchestration.platforms.adapter import HttpAdapterBase, error_from_response
+from orchestration.platforms.adapter import HttpAdapterBase, error_from_response, json_body
 from orchestration.platforms.base import (
     ExecutionContext,
     PlatformDefinition,
@@ -114,7 +114,7 @@ class N8nAdapter(HttpAdapterBase):
         response = await self.http.request(method, f"/api/v1{path}", **kw)
         if response.status_code >= 400:
             raise error_from_response(self.http, response, what, _message)
-        return as_dict(response.json()) if response.content else {}
+        return as_dict(json_body(self.http, response, what))
 
     async def _probe(self) -> None:
         await self._api("GET", "/workflows", "list workflows", params={"limit": 1})
@@ -340,7 +340,7 @@ class N8nAdapter(HttpAdapterBase):
                     passthrough=(500,),
                 )
                 if response.status_code == 404 and "not registered" in (
-                    _message(response.json() if response.content else None) or ""
+                    _message(self._json(response) if response.content else None) or ""
                 ):
                     raise WebhookNotRegisteredError(
                         f"n8n webhook '{path}' is not registered: activate its workflow "

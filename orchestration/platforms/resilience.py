@@ -6,6 +6,8 @@
   fail over instead of holding a worker.
 - The limiter is per tool configuration (`external_tool_configs.rate_limits`), the
   breaker per platform; both take an injectable clock so tests never sleep.
+- `RATE_LIMIT_WAIT_SECONDS` (on `/metrics`) adds up the time calls spent waiting for a
+  token and backing off after a 429, per platform; PlatformHttp records it.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx
+from prometheus_client import Counter
 
 __all__ = [
     "DEFAULT_REGISTRY",
+    "RATE_LIMIT_WAIT_SECONDS",
     "CircuitBreaker",
     "CircuitState",
     "Clock",
@@ -36,7 +40,15 @@ __all__ = [
 
 Clock = Callable[[], float]
 """Monotonic seconds."""
+
+RATE_LIMIT_WAIT_SECONDS = Counter(
+    "switchboard_platform_rate_limit_wait_seconds",
+    "Seconds platform calls waited for rate limits: source=token_bucket is our own limiter "
+    "(including a pause a 429 imposed), source=retry_after the backoff after a 429",
+    ["platform", "source"],
+)
 Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -273,6 +285,7 @@ class ResilienceRegistry:
         self.reset_timeout = reset_timeout
         self._breakers: dict[tuple[str, str], CircuitBreaker] = {}
         self._limiters: dict[tuple[str, str], TokenBucket] = {}
+        self._counters: dict[tuple[str, str], Any] = {}
 
     def breaker(self, tenant: str, platform: str) -> CircuitBreaker:
         key = (tenant, platform)
@@ -281,6 +294,16 @@ class ResilienceRegistry:
                 self.failure_threshold, self.reset_timeout, clock=self.clock
             )
         return self._breakers[key]
+
+    def counter(self, tenant: str, platform: str, factory: Callable[[], T]) -> T:
+        """The usage counter of a (tenant, platform): adapters are rebuilt per call or per
+        cache period, and calls they made but nobody flushed yet must not be lost with them.
+        `factory` makes it the first time (the counter type lives in the HTTP layer)."""
+        key = (tenant, platform)
+        if key not in self._counters:
+            self._counters[key] = factory()
+        found: T = self._counters[key]
+        return found
 
     def limiter(
         self,

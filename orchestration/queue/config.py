@@ -7,6 +7,7 @@ without code; tests pass a QueueConfig directly.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,13 +61,30 @@ class QueueConfig(BaseSettings):
     shutdown_grace_s: float = Field(
         default=30.0, ge=0, description="On SIGTERM, how long in-flight events may finish"
     )
+    handler_timeout_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="Longest one handler call may run; a timed-out attempt is a failed attempt "
+        "and follows the retry policy (0: no limit)",
+    )
     retention_days: float = Field(
         default=7.0,
         ge=0,
-        description="Completed events older than this are pruned (0: never prune)",
+        description="Completed events (and the finished executions they triggered) older than "
+        "this leave the queue (0: never)",
+    )
+    retention_mode: Literal["archive", "delete"] = Field(
+        default="archive",
+        description="archive: move them to event_archive / workflow_execution_archive; "
+        "delete: drop them",
+    )
+    archive_retention_days: float = Field(
+        default=90.0,
+        ge=0,
+        description="Archived rows older than this are deleted (0: keep archives forever)",
     )
     prune_interval_s: float = Field(
-        default=3600.0, gt=0, description="How often a worker prunes old completed events"
+        default=3600.0, gt=0, description="How often a worker runs retention"
     )
 
     @property
@@ -84,3 +102,7 @@ class QueueConfig(BaseSettings):
     @property
     def reap_every_s(self) -> float:
         return self.reap_interval_s or self.visibility_timeout_s
+
+    @property
+    def handler_timeout(self) -> float | None:
+        return self.handler_timeout_s or None

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orchestration.queue.backoff import retry_delay
 from orchestration.queue.claim import claim_postgres, claim_sqlite
+from orchestration.queue.retention import RetentionPolicy, RetentionReport, apply_retention
 from orchestration.queue.rows import to_claimed, to_queued
 from orchestration.queue.store import (
     Clock,
@@ -63,9 +64,12 @@ class SqlQueueStore:
         self.retry_max_s = retry_max_s
         self._bookkeeping: AsyncEngine | None = None
         if not db.target.is_sqlite:
+            # No pre-ping: it would double the round trips of every claim. A connection
+            # that died meanwhile fails one statement, is discarded, and the worker retries.
             self._bookkeeping = create_engine(
                 db.target,
                 isolation_level="AUTOCOMMIT",
+                pool_pre_ping=False,
                 pool_size=3,
                 connect_args={"timeout": 10, "server_settings": {"synchronous_commit": "off"}},
             )
@@ -195,13 +199,17 @@ class SqlQueueStore:
         return SettleReport(completed=len(done), retried=len(again), dead_lettered=len(dead))
 
     async def heartbeat(self, worker_id: str) -> int:
+        return len(await self.renew(worker_id))
+
+    async def renew(self, worker_id: str) -> set[tuple[uuid.UUID, int]]:
         async with self._worker_transaction() as conn:
             result = await conn.execute(
                 sa.update(event_queue)
                 .where(q.worker_id == worker_id, q.status == EventStatus.PROCESSING.value)
                 .values(heartbeat_at=self.clock())
+                .returning(q.id, q.attempts)
             )
-        return result.rowcount
+            return {(row.id, row.attempts) for row in result}
 
     async def release(self, worker_id: str, ids: Sequence[uuid.UUID]) -> int:
         if not ids:
@@ -352,6 +360,9 @@ class SqlQueueStore:
             total += result.rowcount
             if result.rowcount < batch:
                 return total
+
+    async def retain(self, policy: RetentionPolicy) -> RetentionReport:
+        return await apply_retention(self.db, policy, now=self.clock())
 
     async def list_events(
         self,

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from orchestration.queue.retention import RetentionPolicy, RetentionReport
 from orchestration.queue.types import ClaimedEvent, HandlerOutcome
 
 __all__ = [
@@ -130,6 +131,11 @@ class QueueStore(Protocol):
         """Extend the lease on every event this worker holds; returns how many it holds."""
         ...
 
+    async def renew(self, worker_id: str) -> set[tuple[uuid.UUID, int]]:
+        """Extend this worker's leases; the (id, attempts) it still holds. An event it
+        thinks it holds but that is missing here was reaped and belongs to someone else."""
+        ...
+
     async def release(self, worker_id: str, ids: Sequence[uuid.UUID]) -> int:
         """Hand unfinished events back (graceful shutdown); the attempt is not counted."""
         ...
@@ -147,6 +153,10 @@ class QueueStore(Protocol):
 
     async def prune(self, older_than: timedelta, *, batch: int = 5000) -> int:
         """Delete completed events last updated before now - older_than."""
+        ...
+
+    async def retain(self, policy: RetentionPolicy) -> RetentionReport:
+        """Archive or delete finished events and executions past retention (retention.py)."""
         ...
 
     async def list_events(

@@ -10,8 +10,9 @@ calls (`switchboard worker`, `switchboard serve`, tests). It builds:
   streamable HTTP), and one `httpx.AsyncClient`;
 - the handler: `WorkflowEventHandler` with the platform dispatcher (routing, failover),
   wrapped so each event's services see its tenant;
-- `run_background()`: the schedule loop, the platform health monitor and the poller that
-  reads n8n/Make runs still going on back into their executions, until cancelled.
+- `run_background()`: the schedule loop, the platform health monitor, the poller that
+  reads n8n/Make runs still going on back into their executions, and the hourly ClickUp
+  reconciliation, until cancelled.
 
 Configuration beyond Settings is read from `SWITCHBOARD_WORKER_*` (RuntimeConfig).
 """
@@ -31,6 +32,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orchestration.events.crm_sink import CrmEventSink
+from orchestration.platforms.clickup_reconcile_runs import run_reconciliation_loop
 from orchestration.platforms.health import run_health_monitor
 from orchestration.platforms.resilience import DEFAULT_REGISTRY, ResilienceRegistry
 from orchestration.runtime.analyzer import AnalyticsAnalyzer
@@ -88,6 +90,12 @@ class RuntimeConfig(BaseSettings):
     platform_give_up_after_s: float = Field(
         default=86_400.0, gt=0, description="A platform run with no result after this fails"
     )
+    reconcile_interval_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How often each tenant's CRM records are compared with their ClickUp "
+        "tasks and drift repaired (0: never)",
+    )
 
 
 @dataclass
@@ -106,7 +114,7 @@ class WorkerRuntime:
         return cipher_from_settings(self.settings.secret_key)
 
     async def run_background(self) -> None:
-        """The schedule loop and the health monitor, until cancelled."""
+        """The schedule loop, health monitor, run poller and reconciliation, until cancelled."""
         async with anyio.create_task_group() as tasks:
             if self.config.run_schedules:
                 tasks.start_soon(
@@ -133,6 +141,17 @@ class WorkerRuntime:
                         ),
                         interval,
                     )
+            if self.config.reconcile_interval_s > 0 and self.settings.secret_key is not None:
+                every = self.config.reconcile_interval_s
+                cipher = self.cipher()
+                tasks.start_soon(
+                    _keep_running,
+                    "ClickUp reconciliation",
+                    lambda: run_reconciliation_loop(
+                        self.db, cipher, self.client, interval_s=every, registry=self.registry
+                    ),
+                    every,
+                )
             # No secret key: no platform can be configured, so nothing can be running on one.
             if self.config.poll_platform_runs and self.settings.secret_key is not None:
                 poll = self.config.platform_poll_interval_s

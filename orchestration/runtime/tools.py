@@ -143,7 +143,12 @@ class TenantApify:
         with platform_step_errors(what):
             adapter = await self.tools.adapter("apify", what)
             assert isinstance(adapter, ApifyAdapter)
-            return await ApifyRunService(adapter).run_actor(
-                actor, run_input, idempotency_key=idempotency_key
-            )
+            try:
+                return await ApifyRunService(adapter).run_actor(
+                    actor, run_input, idempotency_key=idempotency_key
+                )
+            finally:  # usage and the outbound audit rows are written now, not at a later flush
+                await self.tools.record_usage(
+                    current_tenant(), await self.tools.for_tenant(current_tenant())
+                )
         raise AssertionError("unreachable")

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from orchestration.events.models import EVENT_TYPE_PATTERN
 from orchestration.workflows.actions import ACTIONS, canonical_action
 from orchestration.workflows.conditions import parse_condition
+from orchestration.workflows.definition_guards import check_yaml_shape, ever_fires
 from orchestration.workflows.errors import (
     ConditionError,
     DefinitionError,
@@ -208,11 +209,15 @@ def parse_definition(
     them to this one is refused.
     """
     try:
+        check_yaml_shape(text, source_name)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
+        position = getattr(exc, "position", None)  # a ReaderError (e.g. a NUL) has no mark
+        if line is None and isinstance(position, int):
+            line = text.count("\n", 0, position) + 1
         reason = getattr(exc, "problem", None) or str(exc)
         raise DefinitionError(
             [DefinitionProblem("", f"not valid YAML: {reason}", line)], source_name
@@ -261,8 +266,9 @@ def build_definition(
     except ValidationError as exc:
         for error in exc.errors():
             loc = tuple(error["loc"])
-            if (loc[:1] == ("steps",) and len(loc) > 1) or loc[:1] == ("trigger",):
-                continue  # each step and the trigger are checked on their own
+            checked_alone = loc[:1] == ("trigger",) and data.get("trigger") is not None
+            if (loc[:1] == ("steps",) and len(loc) > 1) or checked_alone:
+                continue  # each step and a given trigger are checked on their own
             own.add(loc, _reason(error))
     _check_trigger(data.get("trigger"), own)
     if definition is not None and definition.fallback_platform == definition.primary_platform:
@@ -303,6 +309,12 @@ def _check_trigger(raw: Any, collector: _Collector) -> None:
             )  # fmt: skip
         elif trigger.cron is not None and not croniter.is_valid(trigger.cron):
             collector.add(("trigger", "cron"), f"'{trigger.cron}' is not a cron expression")
+        elif trigger.cron is not None and not ever_fires(trigger.cron):
+            collector.add(
+                ("trigger", "cron"),
+                f"'{trigger.cron}' never fires (no such day, e.g. February 30th); check the "
+                "day of month and month fields",
+            )
     if trigger.condition is not None:
         try:
             condition = parse_condition(trigger.condition)
@@ -348,9 +360,14 @@ def _build_steps(steps_doc: list[Any], collector: _Collector) -> list[StepSpec]:
         fields = {k: v for k, v in step.items() if k not in STEP_KEYS}
         condition = step.get("condition")
         ok = _check_step(loc, canonical, fields, condition, seen_keys - {key}, collector)
-        if ok:
+        if not ok:
+            continue
+        try:
             built.append(StepSpec(key=key, name=name, action=canonical, condition=condition,
                                   fields=fields))  # fmt: skip
+        except ValidationError as exc:  # e.g. a name with a lone surrogate (a "\ud800" escape)
+            for error in exc.errors():
+                collector.add((*loc, *error["loc"]), _reason(error))
     return built
 
 

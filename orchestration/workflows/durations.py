@@ -28,7 +28,10 @@ def parse_relative(text: str) -> timedelta:
         raise StepFailedError(
             f"'{text}' is not a relative time; write e.g. '+3 days', '2 hours', '90 minutes'"
         )
-    delay = timedelta(**{unit: float(match.group(1))})
+    try:
+        delay = timedelta(**{unit: float(match.group(1))})
+    except OverflowError:  # "+99999999999 days": past what a timedelta holds
+        delay = timedelta.max
     if delay > MAX_DELAY:
         raise StepFailedError(f"'{text}' is more than a year away; the limit is 366 days")
     return delay

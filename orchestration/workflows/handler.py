@@ -26,6 +26,7 @@ from orchestration.executions import (
     insert_execution,
     load_execution,
 )
+from orchestration.platforms.http_audit import outbound_caller
 from orchestration.queue.types import ClaimedEvent, HandlerOutcome, OutcomeKind
 from orchestration.workflows.actions.base import FollowUpPublisher
 from orchestration.workflows.definition import RetryPolicy
@@ -169,12 +170,14 @@ class WorkflowEventHandler:
             async def run_internal() -> RunResult:
                 return await self.engine.run(execution, event, last_attempt=last)
 
-            if self.dispatch is None:
-                result = await run_internal()
-            else:
-                result = await self.dispatch(
-                    stored, event, execution, run_internal, last_attempt=last
-                )
+            # Platform calls made by this run (steps or routing) are audited as the workflow's.
+            with outbound_caller(f"workflow:{definition.name}", execution_id=str(execution.id)):
+                if self.dispatch is None:
+                    result = await run_internal()
+                else:
+                    result = await self.dispatch(
+                        stored, event, execution, run_internal, last_attempt=last
+                    )
         return _Ran(definition.name, execution.id, execution.workflow_version, result, policy)
 
     async def _resume(self, event: ClaimedEvent) -> HandlerOutcome:
@@ -193,9 +196,11 @@ class WorkflowEventHandler:
         else:
             original = _event_from_snapshot(execution, event)
             last = event.is_last_attempt or event.attempts >= policy.max_attempts
-            result = await self.engine.run(
-                execution, original, resumed_step=str(step), last_attempt=last
-            )
+            actor = f"workflow:{execution.workflow_name or execution.id}"
+            with outbound_caller(actor, execution_id=str(execution.id)):
+                result = await self.engine.run(
+                    execution, original, resumed_step=str(step), last_attempt=last
+                )
         ran = _Ran(
             execution.workflow_name or "", execution.id, execution.workflow_version, result, policy
         )

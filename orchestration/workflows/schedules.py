@@ -18,7 +18,7 @@ from datetime import datetime
 
 import anyio
 import sqlalchemy as sa
-from croniter import croniter
+from croniter import CroniterError, croniter
 from sqlalchemy.exc import SQLAlchemyError
 
 from orchestration.events.models import CustomerEvent, EventPriority, EventSource
@@ -87,7 +87,11 @@ async def fire_due_schedules(db: Database, *, now: datetime | None = None) -> li
         cron = stored.definition.trigger.cron_expression
         if cron is None:
             continue
-        tick = latest_tick(cron, now)
+        try:
+            tick = latest_tick(cron, now)
+        except CroniterError as exc:  # stored before save-time checks refused such crons
+            log.warning("schedule of %s cannot fire (%s); fix its cron", stored.name, exc)
+            continue
         if stored.created_at is not None and tick < stored.created_at:
             continue
         async with db.transaction() as conn:

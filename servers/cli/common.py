@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import sys
+import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import typer
 
+from shared.audit import AuditEntry, record_audit
 from shared.config import Settings, get_settings
 from shared.db.database import Database
 
-__all__ = ["echo_json", "fail", "open_database", "run"]
+__all__ = ["audit_cli", "cli_actor", "echo_json", "fail", "open_database", "run"]
 
 T = TypeVar("T")
 
@@ -56,3 +59,34 @@ def fail(message: str, code: int = 1) -> None:
 
 def stderr(message: str) -> None:
     print(message, file=sys.stderr)
+
+
+def cli_actor() -> str:
+    """Who ran the command, for the audit log: `cli:<os user>`."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no user name in this environment (some containers)
+        return "cli"
+
+
+async def audit_cli(
+    db: Database,
+    action: str,
+    *,
+    tenant_id: uuid.UUID | None,
+    target: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """One audit row for an admin command that changed something (never a secret in it)."""
+    await record_audit(
+        db,
+        AuditEntry(
+            tenant_id=tenant_id,
+            actor=cli_actor(),
+            actor_role="admin",
+            action=action,
+            outcome="ok",
+            target=target,
+            details=details,
+        ),
+    )

@@ -20,8 +20,11 @@ from orchestration.events.custom_types import (
 )
 from orchestration.events.models import CustomerEvent, EventPriority, EventSource
 from orchestration.events.publish import PublishResult, publish
+from orchestration.queue.config import QueueConfig
+from orchestration.queue.retention import RetentionReport
 from orchestration.queue.sql_store import SqlQueueStore
 from orchestration.queue.store import EventStatus, QueuedEvent, ReplayFilter
+from orchestration.worker import retention_policy
 from servers.cli.common import echo_json, fail, open_database, run
 from shared.config import get_settings
 from shared.db.database import Database
@@ -206,15 +209,48 @@ def replay_command(
 
 @app.command("prune")
 def prune_command(
-    older_than_days: Annotated[float, typer.Option(min=0, help="Completed before this")] = 7,
+    older_than_days: Annotated[
+        float | None,
+        typer.Option(min=0, help="Finished before this (default SWITCHBOARD_QUEUE_RETENTION_DAYS)"),
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(help="archive or delete (default SWITCHBOARD_QUEUE_RETENTION_MODE)"),
+    ] = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Delete completed events older than N days (workers also do this on a schedule)."""
+    """Apply retention now: completed events and their finished executions older than N days
+    move to the archive tables (or are deleted); archives past their own period are deleted.
+    Workers do the same on a schedule."""
+    try:
+        config = QueueConfig()
+    except ValueError as exc:
+        fail(f"queue settings (SWITCHBOARD_QUEUE_*) are invalid: {exc}")
+        raise AssertionError from None
+    if mode is not None and mode not in ("archive", "delete"):
+        fail(f"--mode must be archive or delete, not '{mode}'")
+    days = config.retention_days if older_than_days is None else older_than_days
+    chosen = {"retention_days": days, "retention_mode": mode or config.retention_mode}
+    policy = retention_policy(config.model_copy(update=chosen))
 
-    async def main() -> int:
+    async def main() -> RetentionReport:
         async with open_database() as db:
-            return await SqlQueueStore(db).prune(timedelta(days=older_than_days))
+            store = SqlQueueStore(db)
+            try:
+                return await store.retain(policy)
+            finally:
+                await store.close()
 
-    typer.echo(f"pruned {run(main)} completed event(s)")
+    report = run(main)
+    if as_json:
+        echo_json({"mode": policy.mode, **report.as_dict()})
+        return
+    verb = "archived" if policy.mode == "archive" else "deleted"
+    typer.echo(
+        f"{verb} {report.events} completed event(s) and {report.executions} finished "
+        f"execution(s) older than {days:g} day(s); {report.archived_deleted} expired "
+        "archive row(s) deleted"
+    )
 
 
 @types_app.command("list")

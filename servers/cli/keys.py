@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from servers.cli.common import echo_json, open_database, run
+from servers.cli.common import audit_cli, echo_json, open_database, run
 from shared.auth.api_keys import (
     ApiKeyInfo,
     IssuedKey,
@@ -31,7 +31,15 @@ def create_command(
     async def main() -> IssuedKey:
         async with open_database() as db:
             found = await resolve_tenant(db, tenant)
-            return await create_api_key(db, found.id, role, label)
+            issued = await create_api_key(db, found.id, role, label)
+            await audit_cli(
+                db,
+                "cli.keys.create",
+                tenant_id=found.id,
+                target=f"key:{issued.key_id}",
+                details={"role": issued.role.value},
+            )
+            return issued
 
     issued = run(main)
     typer.echo(issued.token)
@@ -83,7 +91,11 @@ def revoke_command(
 
     async def main() -> None:
         async with open_database() as db:
+            owners = {k.key_id: k.tenant_id for k in await list_api_keys(db, None)}
             await revoke_api_key(db, key_id)
+            await audit_cli(
+                db, "cli.keys.revoke", tenant_id=owners.get(key_id), target=f"key:{key_id}"
+            )
 
     run(main)
     typer.echo(f"revoked key {key_id}")

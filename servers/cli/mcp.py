@@ -95,3 +95,11 @@ def orchestration_command(tenant: TenantOption = None, read_only: ReadOnlyOption
     from servers.mcp.orchestration import build_orchestration_server
 
     _serve(lambda settings: build_orchestration_server(settings=settings), tenant, read_only)
+
+
+@app.command("roles")
+def roles_command() -> None:
+    """Print which role may call which tool (the table README's security section shows)."""
+    from servers.mcp.access_table import roles_markdown
+
+    typer.echo(roles_markdown())

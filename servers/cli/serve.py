@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -11,6 +11,19 @@ from servers.cli.common import open_database, run
 from servers.http.app import HttpOptions, build_app
 from servers.http.demo import prepare_demo
 from shared.config import get_settings
+
+__all__ = ["UVICORN_SETTINGS", "serve_command"]
+
+# No access log: a line per request costs more than verifying and queuing a webhook, and the
+# audit log and /metrics already record what matters. uvicorn's "auto" picks the httptools
+# parser and the uvloop event loop (both dependencies) and falls back to h11 and asyncio.
+UVICORN_SETTINGS: dict[str, Any] = {
+    "log_level": "warning",
+    "access_log": False,
+    "lifespan": "on",
+    "http": "auto",
+    "loop": "auto",
+}
 
 
 def serve_command(
@@ -56,4 +69,4 @@ def serve_command(
         "health at /healthz and /readyz",
         err=True,
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")
+    uvicorn.run(app, host=host, port=port, **UVICORN_SETTINGS)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from servers.cli.common import echo_json, open_database, run
+from servers.cli.common import audit_cli, echo_json, open_database, run
 from shared.tenants import Tenant, create_tenant, list_tenants
 
 app = typer.Typer(help="Tenants (workspaces) in the store.", no_args_is_help=True)
@@ -44,7 +44,9 @@ def create_command(name: Annotated[str, typer.Argument(help="A unique name")]) -
 
     async def main() -> Tenant:
         async with open_database() as db:
-            return await create_tenant(db, name)
+            created = await create_tenant(db, name)
+            await audit_cli(db, "cli.tenants.create", tenant_id=created.id, target=created.name)
+            return created
 
     tenant = run(main)
     typer.echo(f"created tenant {tenant.name}: {tenant.id}")

@@ -14,6 +14,7 @@ import httpx
 import sqlalchemy as sa
 import typer
 
+from orchestration.platforms.clickup_reconcile_runs import reconcile_tenant
 from orchestration.platforms.config_store import (
     KNOWN_TOOLS,
     WEBHOOK_ONLY_TOOLS,
@@ -23,9 +24,10 @@ from orchestration.platforms.config_store import (
     rotate_credentials,
     save_tool_config,
 )
+from orchestration.platforms.http_audit import outbound_caller
 from orchestration.platforms.tools import build_adapter
 from orchestration.platforms.usage import flush_counter, record_health
-from servers.cli.common import echo_json, fail, open_database, run
+from servers.cli.common import audit_cli, echo_json, fail, open_database, run
 from shared.config import get_settings
 from shared.crypto import cipher_from_settings
 from shared.db.database import Database
@@ -36,7 +38,8 @@ from shared.tenants import Tenant, resolve_tenant
 __all__ = ["app"]
 
 app = typer.Typer(
-    help="External platforms (n8n, make, clickup, apify): configure, list, check, rotate keys.",
+    help="External platforms (n8n, make, clickup, apify): configure, list, check, reconcile, "
+    "rotate keys.",
     no_args_is_help=True,
 )
 
@@ -133,6 +136,13 @@ def configure_command(
                 webhook_endpoints=current.webhook_endpoints if current else None,
                 settings={**(current.settings if current else {}), **settings_given},
                 tool_version=current.tool_version if current else None,
+            )
+            await audit_cli(
+                db,
+                "cli.tools.configure",
+                tenant_id=owner.id,
+                target=f"tool:{tool}",
+                details={"credential_names": sorted(credentials), "created": current is None},
             )
             return owner.name, sorted(merged_credentials), current is None
 
@@ -245,7 +255,8 @@ def check_command(
                     results.append((config.tool_name, False, "misconfigured", str(exc)))
                     continue
                 # One probe: get_status is validate_connection's call, with the detail kept.
-                status = await adapter.get_status()
+                with outbound_caller("cli"):
+                    status = await adapter.get_status()
                 valid = status.detail is None
                 await record_health(db, owner.id, config.tool_name, status)
                 await flush_counter(db, owner.id, config.tool_name, adapter.http.counter)
@@ -265,6 +276,39 @@ def check_command(
         raise typer.Exit(1)
 
 
+@app.command("reconcile")
+def reconcile_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts")] = False,
+    tenant: TenantOption = None,
+) -> None:
+    """Compare every synced CRM account with its ClickUp task field by field, repair drift
+    (the CRM wins unless the task changed later) and store the run's sync accuracy."""
+
+    async def main() -> dict[str, Any]:
+        cipher = cipher_from_settings(get_settings().secret_key)
+        async with open_database() as db, httpx.AsyncClient(timeout=30.0) as client:
+            owner = await _tenant(db, tenant)
+            try:
+                done = await reconcile_tenant(db, cipher, owner.id, client, triggered_by="cli")
+            except NotFoundError:
+                fail(
+                    "clickup is not configured for this tenant; add it with `switchboard tools "
+                    "configure clickup --endpoint URL --credential api_token=...`"
+                )
+                raise  # fail() exits; this keeps the type checker informed
+            return done.as_dict()
+
+    figures = run(main)
+    if as_json:
+        echo_json(figures)
+        return
+    typer.echo(
+        f"reconciled {figures['records']} account(s): {figures['fields_compared']} fields "
+        f"compared, {figures['drifted']} drifted, {figures['repaired']} repaired, "
+        f"{figures['resynced']} task(s) made again; sync accuracy {figures['accuracy_pct']}%"
+    )
+
+
 @app.command("rotate-keys")
 def rotate_keys_command() -> None:
     """Re-encrypt every stored credential with the newest key in SWITCHBOARD_SECRET_KEY.
@@ -275,7 +319,11 @@ def rotate_keys_command() -> None:
     async def main() -> int:
         cipher = cipher_from_settings(get_settings().secret_key)
         async with open_database() as db:
-            return await rotate_credentials(db, cipher)
+            rewritten = await rotate_credentials(db, cipher)
+            await audit_cli(
+                db, "cli.tools.rotate_keys", tenant_id=None, details={"rewritten": rewritten}
+            )
+            return rewritten
 
     count = run(main)
     typer.echo(

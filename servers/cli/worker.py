@@ -115,5 +115,8 @@ def worker_command(
     typer.echo(
         f"worker stopped: {stats.completed} completed, {stats.retried} retried, "
         f"{stats.dead_lettered} dead-lettered, {stats.released} released, "
-        f"{stats.reaped} reaped from other workers"
+        f"{stats.reaped} reaped from other workers, {stats.timed_out} timed out, "
+        f"{stats.lost_leases} abandoned after losing their lease, "
+        f"{stats.retained_events} event(s) and {stats.retained_executions} execution(s) "
+        "past retention"
     )

@@ -25,7 +25,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
-from servers.http.auth import BearerAuthMiddleware, TokenCallerResolver
+from servers.http.auth import BearerAuthMiddleware, CachedTokenVerifier, TokenCallerResolver
 from servers.http.dashboard import dashboard_routes
 from servers.http.embedded_worker import EmbeddedWorker
 from servers.http.health import ReadinessCheck, healthz, readyz_endpoint
@@ -40,7 +40,7 @@ from shared.auth.tokens import BearerTokenVerifier
 from shared.config import Settings
 from shared.db.database import Database
 
-__all__ = ["HttpOptions", "build_app"]
+__all__ = ["HttpOptions", "build_app", "mcp_transport_options"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,16 @@ def _transport_security(options: HttpOptions) -> TransportSecuritySettings:
     )
 
 
+def mcp_transport_options(options: HttpOptions) -> dict[str, Any]:
+    """The `streamable_http_app` arguments of every mounted server (bench/http.py gives its
+    bare baseline server the same ones, so the comparison is like for like)."""
+    return {
+        "streamable_http_path": "/",
+        "transport_security": _transport_security(options),
+        "host": options.host,
+    }
+
+
 def build_app(settings: Settings, options: HttpOptions | None = None) -> Starlette:
     options = options or HttpOptions()
     database = Database.from_url(settings.database_url)
@@ -85,7 +95,6 @@ def build_app(settings: Settings, options: HttpOptions | None = None) -> Starlet
         "analysis": build_analysis_server(state=state),
         "orchestration": build_orchestration_server(state=state),
     }
-    security = _transport_security(options)
 
     async def database_ready() -> dict[str, Any]:
         await database.check_ready()
@@ -110,18 +119,20 @@ def build_app(settings: Settings, options: HttpOptions | None = None) -> Starlet
         ),
         *dashboard_routes(database, verifier),
     ]
+    # MCP clients send a request per tool call: verified tokens are reused for a few seconds.
+    mcp_verifier = CachedTokenVerifier(verifier)
     for name, server in servers.items():
-        mcp_app = server.streamable_http_app(
-            streamable_http_path="/", transport_security=security, host=options.host
-        )
+        mcp_app = server.streamable_http_app(**mcp_transport_options(options))
         routes.append(
-            Mount(f"/mcp/{name}", app=BearerAuthMiddleware(mcp_app, verifier, f"mcp/{name}"))
+            Mount(f"/mcp/{name}", app=BearerAuthMiddleware(mcp_app, mcp_verifier, f"mcp/{name}"))
         )
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncGenerator[None]:
         await database.check_ready()
-        async with repositories, AsyncExitStack() as stack:
+        # The audit writer starts first and stops last: rows of calls still in flight when
+        # the servers stop are written before the app exits.
+        async with repositories, state.audit.running(), AsyncExitStack() as stack:
             for server in servers.values():
                 await stack.enter_async_context(server.session_manager.run())
             async with anyio.create_task_group() as tasks:
@@ -134,4 +145,6 @@ def build_app(settings: Settings, options: HttpOptions | None = None) -> Starlet
         with contextlib.suppress(Exception):
             await database.dispose()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.audit = state.audit  # `await app.state.audit.flush()`: tool calls' audit rows
+    return app

@@ -5,23 +5,43 @@ Supabase Auth JWT) once per request and leaves the Principal in the ASGI scope; 
 servers' caller resolver reads it from the request the SDK hands each tool call. The tenant
 therefore always comes from the token of the request being served, never from a session
 or an argument.
+
+Verifying costs a store query (API key) or a signature check (JWT) on every request, and an
+MCP client sends a request per tool call, so `CachedTokenVerifier` keeps a verified principal
+for a few seconds (`SWITCHBOARD_AUTH_CACHE_S`), keyed by the token's SHA-256 digest (the
+token itself is never kept). The price: a revoked API key keeps working in this process for
+at most that long. A JWT is never trusted past its own `exp`; failures are never cached.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from typing import Any
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Protocol
 
+import jwt
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from servers.mcp.common.caller import CallerContext, Role
 from shared.auth.principal import Principal
-from shared.auth.tokens import BearerTokenVerifier
 
-__all__ = ["PRINCIPAL_KEY", "BearerAuthMiddleware", "TokenCallerResolver", "principal_of"]
+__all__ = [
+    "PRINCIPAL_KEY",
+    "AuthCacheConfig",
+    "BearerAuthMiddleware",
+    "CachedTokenVerifier",
+    "TokenCallerResolver",
+    "TokenVerifier",
+    "principal_of",
+]
 
 PRINCIPAL_KEY = "switchboard.principal"
 
@@ -40,10 +60,78 @@ def bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
+class TokenVerifier(Protocol):
+    """`shared.auth.tokens.BearerTokenVerifier`, or the cache in front of it."""
+
+    async def verify(self, token: str) -> Principal | None: ...
+
+
+class AuthCacheConfig(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SWITCHBOARD_AUTH_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long a verified token is reused without a new check (0: never); "
+        "a revoked API key is refused at most this long after revocation",
+    )
+    cache_entries: int = Field(
+        default=10_000, ge=1, description="Verified tokens kept at most (oldest dropped)"
+    )
+
+
+class CachedTokenVerifier:
+    """A verifier that reuses its verdict on a valid token for `cache_s` seconds."""
+
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        config: AuthCacheConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.verifier = verifier
+        self.config = config or AuthCacheConfig()
+        self._clock = clock
+        self._verified: OrderedDict[bytes, tuple[Principal, float]] = OrderedDict()
+
+    async def verify(self, token: str) -> Principal | None:
+        if self.config.cache_s <= 0:
+            return await self.verifier.verify(token)
+        key = hashlib.sha256(token.encode()).digest()
+        now = self._clock()
+        cached = self._verified.get(key)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        principal = await self.verifier.verify(token)
+        if principal is None:  # never cache a refusal: a failure is checked afresh each time
+            self._verified.pop(key, None)
+            return None
+        self._verified[key] = (principal, now + self._lifetime(token, principal))
+        self._verified.move_to_end(key)
+        while len(self._verified) > self.config.cache_entries:
+            self._verified.popitem(last=False)
+        return principal
+
+    def _lifetime(self, token: str, principal: Principal) -> float:
+        """The cache period, cut short by a JWT's own expiry (its signature already checked)."""
+        if principal.kind != "supabase_jwt":
+            return self.config.cache_s
+        claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+        left = float(claims.get("exp", 0)) - time.time()
+        return max(0.0, min(self.config.cache_s, left))
+
+
 class BearerAuthMiddleware:
     """401 unless the request carries a valid bearer token; the principal goes in the scope."""
 
-    def __init__(self, app: ASGIApp, verifier: BearerTokenVerifier, realm: str) -> None:
+    def __init__(self, app: ASGIApp, verifier: TokenVerifier, realm: str) -> None:
         self.app = app
         self.verifier = verifier
         self.realm = realm

@@ -14,11 +14,12 @@ from typing import Any
 
 import anyio
 
+from orchestration.queue.config import QueueConfig
 from orchestration.runtime import open_worker_runtime
 from orchestration.worker import Worker, create_worker
 from servers.cli.local_mcp import local_mcp_servers
 from servers.mcp.common.state import AppState
-from shared.errors import SwitchboardError
+from shared.errors import ConfigError, SwitchboardError
 
 __all__ = ["EmbeddedWorker"]
 
@@ -39,7 +40,13 @@ class EmbeddedWorker:
                 runtime = await stack.enter_async_context(
                     open_worker_runtime(state.settings, state.database, local_mcp_servers=servers)
                 )
-                self.worker = create_worker(state.database, runtime.handler)
+                try:
+                    config = QueueConfig()
+                except ValueError as exc:  # pydantic's ValidationError
+                    raise ConfigError(
+                        f"queue settings (SWITCHBOARD_QUEUE_*) are invalid: {exc}"
+                    ) from None
+                self.worker = create_worker(state.database, runtime.handler, config=config)
                 async with anyio.create_task_group() as tasks:
                     tasks.start_soon(runtime.run_background)
                     await self.worker.run()

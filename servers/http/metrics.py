@@ -1,7 +1,15 @@
 """`/metrics`: Prometheus text format, for every tenant of the deployment at once.
 
-Two sources. The counters this process keeps (executions routed per platform, failovers,
-from `orchestration.runtime.routing`) come from the default registry. Everything a
+Two sources. The counters this process keeps come from the default registry:
+
+    switchboard_workflow_executions_routed_total{platform}          (orchestration.runtime)
+    switchboard_workflow_failovers_total{from_platform, to_platform}
+    switchboard_platform_rate_limit_wait_seconds_total{platform, source}
+        seconds platform calls waited: source=token_bucket for our own limiter (and the
+        pause a 429's reset imposed on it), source=retry_after for the backoff after a 429
+        (orchestration.platforms.resilience, recorded by PlatformHttp)
+
+Everything a
 separate worker process may have done is read from the database at scrape time, cached
 for a few seconds so a tight scrape interval cannot turn into a query storm:
 

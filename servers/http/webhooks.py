@@ -23,8 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from orchestration.events.models import CustomerEvent, EventSource
-from orchestration.platforms.clickup_webhooks import parse_delivery
+from orchestration.platforms.clickup_webhooks import crm_id_for_delivery, parse_delivery
 from orchestration.platforms.config_store import load_tool_config
+from orchestration.platforms.mappings import SqlMappingStore
 from servers.http.ingest import GroupPublisher
 from shared.config import Settings
 from shared.crypto import cipher_from_settings
@@ -113,18 +114,35 @@ async def _webhook_secret(
     return secret, scheme
 
 
-def _delivery_id(request: Request, body: bytes, payload: dict[str, Any]) -> str:
-    given = request.headers.get(DELIVERY_HEADER) or payload.get("eventId")
+def _delivery_id(
+    scheme: SignatureScheme, request: Request, body: bytes, payload: dict[str, Any]
+) -> str:
+    """Which delivery this is, for deduplication. The HMAC covers the timestamp and the body,
+    not the X-Switchboard-Delivery header: trusting that header on a signed delivery would let
+    a captured delivery, replayed inside the window under a new header, be queued again. So a
+    signed delivery is named by its body alone (its eventId, else a hash of the body); the
+    header names deliveries only for senders that cannot sign (a secret header)."""
+    header = request.headers.get(DELIVERY_HEADER)
+    given = payload.get("eventId")
+    if scheme is SignatureScheme.SECRET_HEADER:
+        given = header or given
     if isinstance(given, str) and given.strip():
         return given.strip()[:200]
     # No id from the sender: an identical redelivery still maps to the same event.
     return "body:" + hashlib.sha256(body).hexdigest()
 
 
-def _event_from(source: str, tenant: Tenant, request: Request, body: bytes) -> CustomerEvent:
+def _event_from(
+    source: str,
+    scheme: SignatureScheme,
+    tenant: Tenant,
+    request: Request,
+    body: bytes,
+    crm_id: str | None = None,
+) -> CustomerEvent:
     """Raises ValidationFailedError (-> 400/422) with what is wrong."""
     if source == "clickup":
-        fields = parse_delivery(body)
+        fields = parse_delivery(body, crm_id=crm_id)
         return CustomerEvent.model_validate({**fields, "tenantId": tenant.id})
     try:
         decoded: Any = json.loads(body)
@@ -137,7 +155,7 @@ def _event_from(source: str, tenant: Tenant, request: Request, body: bytes) -> C
     if claimed is not None and str(claimed) != str(tenant.id):
         raise ValidationFailedError("tenantId in the body is not the tenant of this webhook URL")
     fields: dict[str, Any] = {**payload, "tenantId": tenant.id}
-    fields["eventId"] = _delivery_id(request, body, payload)
+    fields["eventId"] = _delivery_id(scheme, request, body, payload)
     if source in _EVENT_SOURCE:
         fields["source"] = _EVENT_SOURCE[source]
     try:
@@ -175,11 +193,17 @@ def webhook_endpoint(
                 401, "unauthorized", f"no {source} webhook is configured for that tenant"
             )
         try:
-            verify_delivery(scheme, secret, dict(request.headers), body)
+            verify_delivery(scheme, secret, request.headers, body)
         except WebhookRejected as exc:
             return _problem(exc.status, "bad_signature", exc.reason)
         try:
-            event = _event_from(source, tenant, request, body)
+            # A ClickUp task names its CRM record through the sync's mapping table.
+            crm_id = (
+                await crm_id_for_delivery(SqlMappingStore(db), tenant.id, body)
+                if source == "clickup"
+                else None
+            )
+            event = _event_from(source, scheme, tenant, request, body, crm_id)
             result = await publisher.publish(event)
         except ValidationFailedError as exc:
             return _problem(422, "invalid_event", str(exc))

@@ -11,7 +11,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from servers.mcp.common.budget import NOTE_RESERVE, fit_count, shrink_lists
 from servers.mcp.common.errors import tool_errors
@@ -55,6 +55,17 @@ async def _crm(ctx: Context[AppState, Any]) -> tuple[CrmRepository, AppState]:
     return await state.crm(caller.tenant_id), state
 
 
+# Far above any real business, far below the 64-bit integers the stores can compare.
+MAX_REVIEW_COUNT = 10_000_000
+
+
+def _searchable_text(value: str | None) -> str | None:
+    # A NUL ends the full-text query early on SQLite and is refused by Postgres.
+    if value is not None and "\x00" in value:
+        raise ValueError("text cannot contain a NUL character (\\u0000); remove it")
+    return value
+
+
 def _as_list(value: str | list[str] | None) -> list[str] | None:
     return [value] if isinstance(value, str) else value
 
@@ -62,7 +73,9 @@ def _as_list(value: str | list[str] | None) -> list[str] | None:
 async def search_prospects(
     ctx: Context[AppState, Any],
     industry: Annotated[
-        str | list[str] | None,
+        Annotated[str, Field(max_length=100)]
+        | Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=20)]
+        | None,
         Field(description="Industry or industries, e.g. 'dentist' or ['hvac', 'plumber']"),
     ] = None,
     city: Annotated[str | None, Field(max_length=100, description="City, e.g. Austin")] = None,
@@ -76,11 +89,13 @@ async def search_prospects(
         float | None, Field(ge=0, le=5, description="Highest Google rating")
     ] = None,
     review_count_min: Annotated[
-        int | None, Field(ge=0, description="Fewest Google reviews")
+        int | None, Field(ge=0, le=MAX_REVIEW_COUNT, description="Fewest Google reviews")
     ] = None,
-    review_count_max: Annotated[int | None, Field(ge=0, description="Most Google reviews")] = None,
+    review_count_max: Annotated[
+        int | None, Field(ge=0, le=MAX_REVIEW_COUNT, description="Most Google reviews")
+    ] = None,
     lifecycle_stage: Annotated[
-        LifecycleStage | list[LifecycleStage] | None,
+        LifecycleStage | Annotated[list[LifecycleStage], Field(max_length=6)] | None,
         Field(description="Stage(s): prospect, lead, qualified, customer, at_risk, churned"),
     ] = None,
     lead_score_min: Annotated[float | None, Field(ge=0, le=100, description="0-100")] = None,
@@ -89,6 +104,7 @@ async def search_prospects(
     text: Annotated[
         str | None,
         Field(min_length=1, max_length=200, description="Words to find in the name or notes"),
+        AfterValidator(_searchable_text),
     ] = None,
     not_contacted_since_days: Annotated[
         int | None,

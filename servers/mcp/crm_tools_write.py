@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
@@ -51,9 +52,18 @@ async def _crm(ctx: Context[AppState, Any]) -> CrmRepository:
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)  # a time without an offset is taken as UTC
+    """The time in UTC (one without an offset is taken as UTC); a ToolError when UTC cannot
+    hold it (0001-01-01T00:00+01:00 is before year 1)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ToolError(
+            f"{value.isoformat()} is outside the years 1 to 9999 in UTC; give a real date"
+        ) from None
 
 
 async def update_lifecycle_stage(

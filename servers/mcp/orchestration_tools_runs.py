@@ -63,9 +63,18 @@ RUNS = ToolAnnotations(  # queues work whose workflows may act on external platf
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)  # a time without an offset is taken as UTC
+    """The time in UTC (one without an offset is taken as UTC); a ToolError when UTC cannot
+    hold it (0001-01-01T00:00+01:00 is before year 1)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ToolError(
+            f"{value.isoformat()} is outside the years 1 to 9999 in UTC; give a real date"
+        ) from None
 
 
 def _fenced(value: Any, fence: Fence) -> Any:
@@ -83,6 +92,8 @@ def _execution(record: ExecutionRecord, *, with_state: bool = False) -> Executio
     shown = record.as_dict(with_state=with_state)
     fence = Fence()
     shown["execution_result"] = _fenced(shown["execution_result"], fence)
+    # Error messages quote platform answers and CRM data: untrusted text too.
+    shown["error_details"] = _fenced(shown["error_details"], fence)
     if with_state:
         steps = cast("dict[str, Any]", shown["steps"])
         shown["steps"] = {

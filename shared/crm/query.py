@@ -14,6 +14,7 @@ the ISO date their period starts on (weeks start on Monday, ISO 8601).
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -53,6 +54,8 @@ __all__ = [
 
 DEFAULT_QUERY_ROWS = 100
 MAX_IN_VALUES = 100
+# Filter numbers stay well inside what SQLite's 64-bit integers and doubles compare exactly.
+MAX_NUMBER = 1e15
 
 EntityName = Literal["accounts", "deals", "activities", "campaigns", "transactions", "reviews"]
 TimeUnit = Literal["day", "week", "month"]
@@ -130,12 +133,11 @@ class CrmQuery(BaseModel):
     order_by: list[QueryOrder] = Field(default_factory=list[QueryOrder], max_length=3)
     limit: int = Field(default=DEFAULT_QUERY_ROWS, description="Clamped to 1..500")
 
-    @field_validator("limit", mode="before")
+    @field_validator("limit")
     @classmethod
-    def _clamp_limit(cls, value: Any) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return max(1, min(value, MAX_QUERY_ROWS))
-        return value
+    def _clamp_limit(cls, value: int) -> int:
+        # After validation, so 0, -1.0 or 1e9 (floats pydantic accepts as ints) clamp too.
+        return max(1, min(value, MAX_QUERY_ROWS))
 
     @property
     def spec(self) -> EntitySpec:
@@ -181,6 +183,8 @@ class CrmQuery(BaseModel):
                 raise ValueError("fields lists records; with group_by/metrics leave it out")
             for name in self.fields:
                 spec.field(name)
+            if len(set(self.fields)) != len(self.fields):
+                raise ValueError("fields lists a field twice")
         for name in self.group_by:
             if spec.field(name).type is FieldType.DATE:
                 raise ValueError(
@@ -255,10 +259,14 @@ def _coerce(fs: FieldSpec, value: Scalar) -> Any:
         case FieldType.TEXT:
             if not isinstance(value, str) or len(value) > 500:
                 raise wrong
-            return value
+            return _storable_text(fs, value)
         case FieldType.NUMBER:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise wrong
+            if not math.isfinite(value) or abs(value) > MAX_NUMBER:
+                raise ValueError(
+                    f"{fs.name!r} compares with finite numbers up to {MAX_NUMBER:.0e}, not {value}"
+                )
             return value
         case FieldType.BOOL:
             if not isinstance(value, bool):
@@ -281,6 +289,15 @@ def _coerce(fs: FieldSpec, value: Scalar) -> Any:
             return _parse_when(fs, value)
 
 
+def _storable_text(fs: FieldSpec, value: str) -> str:
+    # Neither store can hold these: Postgres refuses NUL, UTF-8 cannot encode a lone surrogate.
+    if "\x00" in value:
+        raise ValueError(f"{fs.name!r}: text cannot contain a NUL character (\\u0000)")
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise ValueError(f"{fs.name!r}: text contains a lone UTF-16 surrogate; send valid Unicode")
+    return value
+
+
 def _parse_when(fs: FieldSpec, value: str) -> datetime | date:
     """ISO date or date-time; a value without an offset is taken as UTC."""
     try:
@@ -295,7 +312,10 @@ def _parse_when(fs: FieldSpec, value: str) -> datetime | date:
         parsed = parsed.replace(tzinfo=UTC)
     if len(value) == 10:  # a bare date means its midnight UTC
         parsed = datetime.combine(parsed.date(), time(), tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise ValueError(f"{fs.name!r}: {value!r} is outside the years 1 to 9999 in UTC") from None
 
 
 class CrmQueryResult(BaseModel):

@@ -79,18 +79,25 @@ def _condition(column: sa.ColumnElement[Any], f: QueryFilter, text: bool) -> sa.
 
 def _bucket(
     dialect: str, column: sa.ColumnElement[Any], bucket: TimeBucket, *, timestamp: bool
-) -> sa.ColumnElement[Any]:
-    """The first day of the period as 'YYYY-MM-DD' (UTC; ISO weeks start on Monday)."""
+) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
+    """(what to group by, the first day of the period as 'YYYY-MM-DD'); UTC, ISO weeks start
+    on Monday. Grouping works on the cheapest form: a text prefix on SQLite (dates and
+    UtcDateTime values are stored as ISO text there), a timestamp on Postgres (formatted only
+    once per group, not once per row)."""
     if dialect == "sqlite":
         if bucket.unit == "day":
-            return sa.func.strftime("%Y-%m-%d", column)
+            day = sa.func.substr(column, 1, 10, type_=sa.Text())
+            return day, day
         if bucket.unit == "month":
-            return sa.func.strftime("%Y-%m-01", column)
+            month = sa.func.substr(column, 1, 7, type_=sa.Text()).concat("-01")
+            return month, month
         # 'weekday 0' moves forward to Sunday (or stays), then back six days to Monday
-        return sa.func.date(column, "weekday 0", "-6 days")
+        week = sa.func.date(column, "weekday 0", "-6 days")
+        return week, week
     # timestamptz is cut in UTC, whatever the session's time zone is
     utc = sa.func.timezone("UTC", column) if timestamp else column
-    return sa.func.to_char(sa.func.date_trunc(bucket.unit, utc), "YYYY-MM-DD")
+    period = sa.func.date_trunc(bucket.unit, utc)
+    return period, sa.func.to_char(period, "YYYY-MM-DD")
 
 
 def _as_number(expr: sa.ColumnElement[Any], column: sa.ColumnElement[Any]) -> Any:
@@ -131,14 +138,15 @@ def compile_query(dialect: str, tenant_id: uuid.UUID, query: CrmQuery) -> sa.Sel
     else:
         if query.time_bucket:
             bucket = query.time_bucket
-            selected["bucket"] = _bucket(
+            period, selected["bucket"] = _bucket(
                 dialect,
                 table.c[bucket.field],
                 bucket,
                 timestamp=spec.field(bucket.field).timestamp,
             )
+            groups.append(period)
         selected.update({name: table.c[name] for name in query.group_by})
-        groups = list(selected.values())
+        groups += [table.c[name] for name in query.group_by]
         selected.update({m.alias: _metric(table, m) for m in query.effective_metrics})
         tiebreak = groups
     order: list[sa.ColumnElement[Any]] = []

@@ -13,14 +13,20 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from shared.db.url import DatabaseTarget, parse_database_url
 from shared.errors import DatabaseUnavailableError
 
-__all__ = ["create_engine", "describe_connection_error", "engine_for_url"]
+__all__ = [
+    "begin_sqlite",
+    "configure_sqlite_connection",
+    "create_engine",
+    "describe_connection_error",
+    "engine_for_url",
+]
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
-def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+def configure_sqlite_connection(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     # WAL lets readers run beside the single writer; foreign keys are off by default in SQLite.
-    # The driver's own implicit BEGIN is turned off so `_begin_sqlite` decides how to begin.
+    # The driver's own implicit BEGIN is turned off so `begin_sqlite` decides how to begin.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -30,7 +36,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> No
     cursor.close()
 
 
-def _begin_sqlite(conn: Connection) -> None:
+def begin_sqlite(conn: Connection) -> None:
     # A writer asks for BEGIN IMMEDIATE (execution option `sqlite_immediate=True`): taking the
     # write lock up front avoids SQLite's read-then-upgrade deadlock between two writers.
     immediate = conn.get_execution_options().get("sqlite_immediate", False)
@@ -43,8 +49,8 @@ def create_engine(target: DatabaseTarget, **engine_kwargs: Any) -> AsyncEngine:
         assert target.sqlite_path is not None
         target.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(target.async_url, **engine_kwargs)
-        event.listen(engine.sync_engine, "connect", _configure_sqlite)
-        event.listen(engine.sync_engine, "begin", _begin_sqlite)
+        event.listen(engine.sync_engine, "connect", configure_sqlite_connection)
+        event.listen(engine.sync_engine, "begin", begin_sqlite)
         return engine
     engine_kwargs.setdefault("pool_pre_ping", True)
     engine_kwargs.setdefault("pool_size", 10)

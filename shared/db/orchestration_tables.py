@@ -14,11 +14,14 @@ from shared.db.types import JSONB, TEXT_ARRAY, UUID, UtcDateTime
 __all__ = [
     "api_keys",
     "audit_log",
+    "event_archive",
     "event_queue",
     "external_mappings",
     "external_tool_configs",
     "mcp_servers",
+    "sync_reconciliations",
     "workflow_definitions",
+    "workflow_execution_archive",
     "workflow_executions",
 ]
 
@@ -129,6 +132,28 @@ external_mappings = sa.Table(
     sa.Index(None, "tenant_id", "tool_name", "external_id"),
 )
 
+# One row per reconciliation run (orchestration/platforms/clickup_reconcile_runs.py): what
+# was compared, what had drifted and what was repaired; the dashboard's sync accuracy.
+sync_reconciliations = sa.Table(
+    "sync_reconciliations",
+    metadata,
+    id_column(),
+    tenant_column(),
+    sa.Column("tool_name", sa.Text(), nullable=False),
+    sa.Column("started_at", UtcDateTime(), nullable=False),
+    sa.Column("finished_at", UtcDateTime(), nullable=False),
+    sa.Column("records", sa.Integer(), nullable=False),
+    sa.Column("fields_compared", sa.Integer(), nullable=False),
+    sa.Column("fields_matching", sa.Integer(), nullable=False),
+    sa.Column("drifted", sa.Integer(), nullable=False),  # fields (or missing tasks) that differed
+    sa.Column("repaired", sa.Integer(), nullable=False),  # of those, written back
+    sa.Column("resynced", sa.Integer(), nullable=False),  # records whose task was made again
+    sa.Column("accuracy_pct", sa.Float(), nullable=False),
+    sa.Column("triggered_by", sa.Text()),  # cli, schedule, tool caller
+    sa.Column("drift_by_field", JSONB),  # {"lead_score": 2}: counts only, never values
+    sa.Index(None, "tenant_id", "tool_name", "finished_at"),
+)
+
 mcp_servers = sa.Table(
     "mcp_servers",
     metadata,
@@ -179,6 +204,41 @@ event_queue = sa.Table(
     # the tenants with pending work by skipping through (status, tenant_id).
     sa.Index("ix_event_queue_claim", "status", "tenant_id", "priority", "scheduled_for"),
     sa.Index(None, "status", "heartbeat_at"),
+)
+
+# Retention (orchestration/queue/retention.py) moves finished events and executions here so
+# the hot tables stay small; `record` is the whole original row as JSON.
+event_archive = sa.Table(
+    "event_archive",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),  # the event_queue id it had
+    tenant_column(),
+    sa.Column("event_id", sa.Text()),
+    sa.Column("event_type", sa.Text(), nullable=False),
+    sa.Column("status", sa.Text(), nullable=False),
+    sa.Column("created_at", UtcDateTime()),
+    sa.Column("finished_at", UtcDateTime()),
+    sa.Column("archived_at", UtcDateTime(), nullable=False, server_default=NOW),
+    sa.Column("record", JSONB, nullable=False),
+    sa.Index(None, "tenant_id", "created_at"),
+    sa.Index(None, "archived_at"),
+)
+
+workflow_execution_archive = sa.Table(
+    "workflow_execution_archive",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),  # the workflow_executions id it had
+    tenant_column(),
+    sa.Column("workflow_definition_id", UUID),
+    sa.Column("trigger_event_id", UUID),
+    sa.Column("status", sa.Text(), nullable=False),
+    sa.Column("started_at", UtcDateTime()),
+    sa.Column("completed_at", UtcDateTime()),
+    sa.Column("archived_at", UtcDateTime(), nullable=False, server_default=NOW),
+    sa.Column("record", JSONB, nullable=False),
+    sa.Index(None, "tenant_id", "started_at"),
+    sa.Index(None, "trigger_event_id"),
+    sa.Index(None, "archived_at"),
 )
 
 api_keys = sa.Table(

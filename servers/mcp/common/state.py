@@ -19,6 +19,7 @@ import anyio
 from mcp.server.context import ServerRequestContext
 
 from servers.mcp.common.caller import CallerContext, CallerResolver, Role, StaticCallerResolver
+from shared.audit import AuditWriter
 from shared.config import Settings
 from shared.crm.repository import CrmRepository
 from shared.db.database import Database
@@ -46,6 +47,12 @@ class AppState:
     _repositories: dict[uuid.UUID, CrmRepository] = field(default_factory=dict[uuid.UUID, Any])
     # One factory call per tenant even when its first requests arrive together.
     _building: anyio.Lock = field(default_factory=anyio.Lock)
+    # Tool calls' audit rows. It writes each row at once until whoever owns this state
+    # enters `audit.running()` (the stdio server, the HTTP app); then rows are batched.
+    audit: AuditWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.audit = AuditWriter(self.database)
 
     async def caller(self, request: ServerRequestContext[Any, Any]) -> CallerContext:
         return await self.resolver(request)
@@ -93,12 +100,14 @@ async def open_local_state(settings: Settings) -> AsyncGenerator[AppState]:
         tenant = await resolve_tenant(database, settings.tenant)
         caller = CallerContext(tenant_id=tenant.id, role=Role.ADMIN, read_only=settings.read_only)
         async with AsyncExitStack() as repositories:
-            yield AppState(
+            state = AppState(
                 settings=settings,
                 database=database,
                 resolver=StaticCallerResolver(caller),
                 repository_factory=configured_repositories(settings, database, repositories),
             )
+            async with state.audit.running():
+                yield state
     finally:
         await database.dispose()
 

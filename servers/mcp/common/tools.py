@@ -128,7 +128,15 @@ class GuardedTool(Tool):
         outcome: str,
         started: float,
     ) -> None:
-        """One audit row per call: who, tenant, tool, argument digest, outcome, duration."""
+        """One audit row per call: who, tenant, tool, argument digest, outcome, duration.
+
+        A call that may have changed state (a write or admin tool that was allowed to run)
+        is audited before its result goes back, in a transaction of its own: the change is
+        already committed, and its audit row must not sit in a buffer a crash would lose.
+        Those calls are rare and slow anyway. Reads and refusals, the bulk of the traffic,
+        go through the state's buffered AuditWriter, off the request path; `await
+        state.audit.flush()` writes them (tests do, before reading the log).
+        """
         entry = AuditEntry(
             tenant_id=caller.tenant_id,
             actor=caller.actor,
@@ -139,7 +147,10 @@ class GuardedTool(Tool):
             duration_ms=round((time.perf_counter() - started) * 1000),
         )
         with anyio.CancelScope(shield=True):  # a cancelled call is still audited
-            await record_audit(state.database, entry)
+            if self.access.changes_state and outcome != "denied":
+                await record_audit(state.database, entry)
+            else:
+                await state.audit.record(entry)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from servers.http.app import HttpOptions, build_app
-from shared.audit import argument_digest
+from shared.audit import AuditWriter, argument_digest
 from shared.auth.api_keys import create_api_key
 from shared.auth.principal import Role
 from shared.config import Settings
@@ -34,6 +34,7 @@ class Served:
     url: str
     world: CrmWorld
     keys: dict[str, str]
+    audit: AuditWriter  # the app's buffered audit writer: flush() before reading the log
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def served(world: tuple[CrmWorld, dict[str, str], str]) -> Iterator[Served]:
     built, keys, url = world
     app = build_app(Settings(database_url=url), HttpOptions())
     with serve_in_thread(app, lifespan="on") as base:
-        yield Served(base, built, keys)
+        yield Served(base, built, keys, app.state.audit)
 
 
 @asynccontextmanager
@@ -162,6 +163,7 @@ async def test_every_tool_call_leaves_one_audit_row_with_who_and_outcome(
         await viewer.call_tool(
             "update_lifecycle_stage", {"account_id": str(built.smile_id), "stage": "qualified"}
         )
+    await served.audit.flush()  # read calls are audited by a buffered writer
     async with built.database.engine.connect() as conn:
         rows = (
             (await conn.execute(sa.select(audit_log).order_by(audit_log.c.occurred_at)))

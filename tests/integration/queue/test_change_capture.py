@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from orchestration.events import crm_sink
 from orchestration.events.capture import (
     ChangePoller,
     events_for_account_change,
     install_change_capture,
     publish_changes,
 )
+from orchestration.events.crm_sink import CrmEventSink
 from orchestration.queue.sql_store import SqlQueueStore
+from shared.crm.models import LifecycleStage, NewHealthScore
+from shared.crm.sql import SqlCrmRepository
 from shared.db.database import Database
 from shared.db.schema import accounts, customer_health_scores, deals
 from shared.errors import ValidationFailedError
@@ -112,3 +117,32 @@ async def test_poller_queues_changes_once_across_overlapping_polls(any_db: Datab
     assert await poller.poll_once() == 1
     assert await poller.poll_once() == 0  # the overlap re-reads rows; dedup keeps one event
     assert await _types(any_db) == ["customer_onboarded"]
+
+
+async def test_repository_sink_and_triggers_never_queue_a_change_twice(
+    postgres_db: Database, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(crm_sink, "_deferral_logged", False)  # logged once per process
+    tenant = await create_tenant(postgres_db, "acme")
+    sink = CrmEventSink(postgres_db, tenant.id)
+    repo = SqlCrmRepository(postgres_db, tenant.id, change_sink=sink)
+    first = await _account(postgres_db, tenant)
+    await repo.update_lifecycle_stage(first, LifecycleStage.AT_RISK)  # no triggers: the sink
+    [by_sink] = await SqlQueueStore(postgres_db).list_events()
+    assert (by_sink.event_id or "").startswith("crm:stage:")
+
+    async with postgres_db.transaction() as conn:
+        await install_change_capture(conn)
+    second = await _account(postgres_db, tenant)
+    with caplog.at_level(logging.WARNING, logger="orchestration.events.crm_sink"):
+        await repo.update_lifecycle_stage(second, LifecycleStage.AT_RISK)
+        await repo.record_health_score(
+            NewHealthScore(account_id=second, score=20, churn_probability=0.9)
+        )
+
+    events = await SqlQueueStore(postgres_db).list_events(limit=10)
+    later = sorted(e.event_id or "" for e in events if e.customer_id == str(second))
+    assert len(later) == 2  # one per change, both from the triggers
+    assert later[0].startswith("crm:account:") and later[0].endswith("lead->at_risk")
+    assert later[1].startswith("crm:health:")
+    assert any("change-capture triggers are installed" in r.message for r in caplog.records)

@@ -110,3 +110,22 @@ def test_replay_failed_requeues_dead_letters(monkeypatch: pytest.MonkeyPatch) ->
 def test_replay_without_target_says_what_to_pass() -> None:
     result = switchboard("events", "replay")
     assert result.code == 1 and "--failed" in result.err
+
+
+def test_prune_archives_completed_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWITCHBOARD_TEST_MARKER_DIR", ".")
+    for n in range(2):
+        assert switchboard("events", "emit", "--type", "deal_closed", "--id", f"p{n}").code == 0
+    handler = ("--handler", "tests.integration.queue.handlers:complete")
+    assert switchboard("worker", "--drain", *handler).code == 0
+    pruned = switchboard("events", "prune", "--older-than-days", "0", "--json")
+    assert pruned.code == 0, pruned.err
+    assert json.loads(pruned.out) == {
+        "mode": "archive", "events": 2, "executions": 0, "archived_deleted": 0
+    }  # fmt: skip
+    assert json.loads(switchboard("events", "list", "--json").out) == []
+
+
+def test_prune_with_an_unknown_mode_says_what_is_allowed() -> None:
+    result = switchboard("events", "prune", "--mode", "shred")
+    assert result.code == 1 and "archive or delete" in result.err

@@ -11,7 +11,7 @@ from orchestration.workflows.handler import WorkflowEventHandler
 from orchestration.workflows.schedules import fire_due_schedules, latest_tick
 from orchestration.workflows.store import save_definition
 from shared.db.database import Database
-from shared.db.orchestration_tables import event_queue
+from shared.db.orchestration_tables import event_queue, workflow_definitions
 from shared.db.types import utcnow
 from tests.integration.workflows.fakes import fake_services, queued_event
 
@@ -62,3 +62,19 @@ async def test_a_tick_before_the_definition_existed_does_not_fire(
     await save_definition(db, tenant_id, HOURLY)
     fired = await fire_due_schedules(db, now=utcnow() - timedelta(hours=2))
     assert fired == []
+
+
+async def test_a_stored_cron_that_never_fires_is_skipped_and_the_others_still_fire(
+    db: Database, tenant_id: uuid.UUID
+) -> None:
+    await save_definition(db, tenant_id, HOURLY)
+    never = await save_definition(db, tenant_id, HOURLY.replace("Hourly sweep", "Never"))
+    # Saved before save-time checks refused such crons: Feb 31st never comes.
+    async with db.transaction() as conn:
+        await conn.execute(
+            sa.update(workflow_definitions)
+            .where(workflow_definitions.c.id == never.stored.id)
+            .values(trigger_conditions={"cron": "0 0 31 2 *"})
+        )
+    fired = await fire_due_schedules(db, now=utcnow() + timedelta(hours=1))
+    assert [t.workflow for t in fired] == ["Hourly sweep"]

@@ -316,6 +316,4 @@ def test_install_refuses_a_platform_the_template_has_no_version_for(env: dict[st
         env, "templates", "install", "clickup-sync", "--tenant", "acme", "--platform", "n8n"
     )
     assert result.code == 1
-    assert "has no n8n version; install it with platform one of: internal, make" in (
-        result.stderr
-    )
+    assert "has no n8n version; install it with platform one of: internal, make" in (result.stderr)

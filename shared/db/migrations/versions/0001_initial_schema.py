@@ -378,6 +378,40 @@ def upgrade() -> None:
             unique=False,
         )
     op.create_table(
+        "sync_reconciliations",
+        sa.Column("id", sa.Uuid(), server_default=GenRandomUuid(), nullable=False),
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("tool_name", sa.Text(), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("records", sa.Integer(), nullable=False),
+        sa.Column("fields_compared", sa.Integer(), nullable=False),
+        sa.Column("fields_matching", sa.Integer(), nullable=False),
+        sa.Column("drifted", sa.Integer(), nullable=False),
+        sa.Column("repaired", sa.Integer(), nullable=False),
+        sa.Column("resynced", sa.Integer(), nullable=False),
+        sa.Column("accuracy_pct", sa.Float(), nullable=False),
+        sa.Column("triggered_by", sa.Text(), nullable=True),
+        sa.Column(
+            "drift_by_field",
+            sa.JSON().with_variant(postgresql.JSONB(), "postgresql"),
+            nullable=True,
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_sync_reconciliations_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sync_reconciliations")),
+    )
+    with op.batch_alter_table("sync_reconciliations", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sync_reconciliations_tenant_id_tool_name_finished_at"),
+            ["tenant_id", "tool_name", "finished_at"],
+            unique=False,
+        )
+    op.create_table(
         "mcp_servers",
         sa.Column("id", sa.Uuid(), server_default=GenRandomUuid(), nullable=False),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
@@ -737,6 +771,11 @@ def upgrade() -> None:
             ["tenant_id", "stage", "created_at"],
             unique=False,
         )
+        batch_op.create_index(
+            batch_op.f("ix_deals_tenant_id_stage_closed_at_amount"),
+            ["tenant_id", "stage", "closed_at", "amount"],
+            unique=False,
+        )
 
     op.create_table(
         "reviews",
@@ -950,6 +989,85 @@ def upgrade() -> None:
             unique=False,
         )
     op.create_table(
+        "event_archive",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("event_id", sa.Text(), nullable=True),
+        sa.Column("event_type", sa.Text(), nullable=False),
+        sa.Column("status", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "archived_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column(
+            "record", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_event_archive_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_event_archive")),
+    )
+    with op.batch_alter_table("event_archive", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_event_archive_tenant_id_created_at"),
+            ["tenant_id", "created_at"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_event_archive_archived_at"), ["archived_at"], unique=False
+        )
+
+    op.create_table(
+        "workflow_execution_archive",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("workflow_definition_id", sa.Uuid(), nullable=True),
+        sa.Column("trigger_event_id", sa.Uuid(), nullable=True),
+        sa.Column("status", sa.Text(), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "archived_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column(
+            "record", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_workflow_execution_archive_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_workflow_execution_archive")),
+    )
+    with op.batch_alter_table("workflow_execution_archive", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_workflow_execution_archive_tenant_id_started_at"),
+            ["tenant_id", "started_at"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_workflow_execution_archive_trigger_event_id"),
+            ["trigger_event_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_workflow_execution_archive_archived_at"),
+            ["archived_at"],
+            unique=False,
+        )
+
+    op.create_table(
         "api_keys",
         sa.Column("id", sa.Uuid(), server_default=GenRandomUuid(), nullable=False),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
@@ -980,6 +1098,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("workflow_execution_archive")
+    op.drop_table("event_archive")
     op.drop_table("api_keys")
 
     with op.batch_alter_table("activities", schema=None) as batch_op:
@@ -1005,6 +1125,7 @@ def downgrade() -> None:
 
     op.drop_table("reviews")
     with op.batch_alter_table("deals", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_deals_tenant_id_stage_closed_at_amount"))
         batch_op.drop_index(batch_op.f("ix_deals_tenant_id_stage_created_at"))
         batch_op.drop_index(batch_op.f("ix_deals_tenant_id_account_id"))
 
@@ -1033,6 +1154,7 @@ def downgrade() -> None:
 
     op.drop_table("workflow_definitions")
     op.drop_table("mcp_servers")
+    op.drop_table("sync_reconciliations")
     op.drop_table("external_mappings")
     op.drop_table("external_tool_configs")
     with op.batch_alter_table("event_queue", schema=None) as batch_op:

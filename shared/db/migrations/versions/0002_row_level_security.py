@@ -60,6 +60,9 @@ ORCHESTRATION_TABLES: tuple[str, ...] = (
     "audit_log",
     "external_mappings",
     "api_keys",
+    "sync_reconciliations",
+    "event_archive",
+    "workflow_execution_archive",
 )
 API_ROLES = ("anon", "authenticated", "service_role")
 

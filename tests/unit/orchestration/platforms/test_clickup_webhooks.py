@@ -1,11 +1,18 @@
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import UTC, datetime
 
 import pytest
 
 from orchestration.events.models import CustomerEvent
-from orchestration.platforms.clickup_webhooks import parse_delivery, verify_signature
+from orchestration.platforms.clickup_webhooks import (
+    crm_id_for_delivery,
+    parse_delivery,
+    verify_signature,
+)
+from orchestration.platforms.mappings import ExternalMapping, InMemoryMappingStore
 from shared.errors import ValidationFailedError
 from tests.fakes.clickup import ClickUpFake
 
@@ -48,3 +55,22 @@ def test_bodies_that_are_not_deliveries_are_refused_with_the_reason() -> None:
         parse_delivery(b"{nope")
     with pytest.raises(ValidationFailedError, match="task_id"):
         parse_delivery(b'{"event": "taskUpdated"}')
+
+
+def test_the_change_time_in_clickup_becomes_the_event_time() -> None:
+    body, _ = ClickUpFake().delivery(HOOK, "taskStatusUpdated", "t1", history_items=HISTORY)
+    event = CustomerEvent.model_validate({**parse_delivery(body), "tenantId": uuid.uuid4()})
+    assert event.timestamp == datetime.fromtimestamp(1764150000, tz=UTC)
+    nonsense = [{**HISTORY[0], "date": "12"}]  # not a plausible time: the arrival time stays
+    body, _ = ClickUpFake().delivery(HOOK, "taskStatusUpdated", "t1", history_items=nonsense)
+    assert "timestamp" not in parse_delivery(body)
+
+
+async def test_a_delivery_names_the_crm_record_its_task_is_mapped_to() -> None:
+    tenant = uuid.uuid4()
+    mappings = InMemoryMappingStore()
+    await mappings.put(ExternalMapping(tenant, "clickup", "accounts", "acc-9", "t1"))
+    body, _ = ClickUpFake().delivery(HOOK, "taskStatusUpdated", "t1", history_items=HISTORY)
+    assert await crm_id_for_delivery(mappings, tenant, body) == "acc-9"
+    assert await crm_id_for_delivery(mappings, uuid.uuid4(), body) is None  # other tenant
+    assert await crm_id_for_delivery(mappings, tenant, b"not json") is None

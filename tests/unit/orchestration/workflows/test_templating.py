@@ -44,3 +44,8 @@ def test_relative_times() -> None:
         parse_relative("next tuesday")
     with pytest.raises(StepFailedError, match="366 days"):
         parse_relative("400 days")
+
+
+def test_a_delay_too_large_for_a_timedelta_is_a_step_error() -> None:
+    with pytest.raises(StepFailedError, match="366 days"):
+        parse_relative("+99999999999 days")

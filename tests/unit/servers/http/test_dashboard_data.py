@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from orchestration.platforms.resilience import ResilienceRegistry
 from servers.http.dashboard_data import dashboard_snapshot
-from servers.http.success_metrics import NOT_MEASURED, percentile
+from servers.http.success_metrics import percentile
 from shared.db.crm_tables import accounts, activities
 from shared.db.database import Database
 from shared.db.orchestration_tables import (
@@ -194,7 +194,9 @@ async def test_snapshot_measures_the_tenants_operations(any_db: Database) -> Non
     assert metrics["lead_processing_p50_s"] == 1800
     assert metrics["qualified_to_task_p50_s"] == 1200
     assert metrics["follow_ups_by_automation"] == {"share": 0.75, "automated": 3, "total": 4}
-    assert metrics["sync_accuracy"] == NOT_MEASURED
+    # No reconciliation has run and no execution synced anything: nothing to measure yet.
+    assert metrics["sync_accuracy_pct"] is None and metrics["sync_reconciliation"] is None
+    assert metrics["sync_latency_p95_ms"] is None and metrics["sync_latency_samples"] == 0
 
 
 async def test_snapshot_shows_nothing_of_another_tenant(any_db: Database) -> None:
@@ -229,3 +231,73 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile([5.0], 50) == 5.0
     assert percentile([float(n) for n in range(1, 101)], 95) == 95.0
     assert percentile([4.0, 1.0, 3.0, 2.0], 50) == 2.0
+
+
+def _state(action: str, step: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "plan": [{"key": "sync", "name": "sync", "action": action, "fields": {}}],
+        "steps": {"sync": step} if step is not None else {},
+    }
+
+
+async def test_sync_latency_is_measured_both_ways_from_the_change(any_db: Database) -> None:
+    tenant = await create_tenant(any_db, "acme")
+    changed = NOW - timedelta(hours=1)
+
+    async def run(
+        source: str,
+        state: dict[str, Any],
+        *,
+        platform: str = "internal",
+        occurred_at: datetime | None = None,
+        completed_after_s: float | None = None,
+    ) -> None:
+        event = await _insert(
+            any_db,
+            event_queue,
+            tenant_id=tenant.id,
+            event_type="lead_qualified" if source == "crm" else "clickup_task_status_updated",
+            event_data={},
+            event_source=source,
+            created_at=changed + timedelta(seconds=1),
+            occurred_at=occurred_at,
+        )
+        await _insert(
+            any_db,
+            workflow_executions,
+            tenant_id=tenant.id,
+            trigger_event_id=event,
+            execution_platform=platform,
+            status="completed",
+            started_at=changed + timedelta(seconds=1),
+            completed_at=changed + timedelta(seconds=completed_after_s)
+            if completed_after_s is not None
+            else None,
+            step_state=state,
+        )
+
+    def done(after_s: float) -> dict[str, Any]:
+        return {
+            "status": "completed",
+            "finished_at": (changed + timedelta(seconds=after_s)).isoformat(),
+        }
+
+    # CRM -> ClickUp on the internal engine: the event (created 1 s after the change) to
+    # the task step finished 3 s after the change -> 2 s.
+    await run("crm", _state("create_clickup_task", done(3)))
+    # The same sync run on Make: the whole execution's end, 6 s after -> 5 s.
+    await run("crm", _state("create_clickup_task", None), platform="make", completed_after_s=6)
+    # ClickUp -> CRM: from the change in ClickUp (occurred_at), not the event's arrival.
+    await run("clickup", _state("update_crm", done(4)), occurred_at=changed)
+    # A skipped sync step and an unrelated workflow are no samples.
+    await run("crm", _state("create_clickup_task", {"status": "skipped"}))
+    await run("crm", _state("create_activity", done(9)))
+
+    metrics = (await dashboard_snapshot(any_db, tenant.id, now=NOW))["success_metrics"]
+    assert metrics["sync_latency_samples"] == 3
+    assert metrics["sync_latency_p50_ms"] == 4000
+    assert metrics["sync_latency_p95_ms"] == 5000
+    assert metrics["sync_latency_by_direction"] == {
+        "crm_to_clickup": {"p95_ms": 5000, "samples": 2},
+        "clickup_to_crm": {"p95_ms": 4000, "samples": 1},
+    }

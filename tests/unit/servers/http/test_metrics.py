@@ -174,3 +174,32 @@ async def test_metrics_route_serves_process_counters_in_prometheus_text(
     samples = _samples(answer.text)
     assert samples[("switchboard_test_routed_total", (("platform", "make"),))] == 3
     assert ("switchboard_queue_events", (("priority", "1"), ("status", "pending"))) not in samples
+
+
+async def test_rate_limit_waits_of_platform_calls_are_on_metrics(sqlite_db: Database) -> None:
+    from orchestration.platforms.http import PlatformHttp
+    from orchestration.platforms.resilience import CircuitBreaker, RetryPolicy, TokenBucket
+
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    platform = f"metrics-{uuid.uuid4().hex[:6]}"
+    http = PlatformHttp(
+        httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(200))),
+        platform=platform,
+        base_url="https://api.example.test",
+        headers={},
+        limiter=TokenBucket(60, burst=1, clock=lambda: now[0], sleep=sleep),
+        breaker=CircuitBreaker(),
+        policy=RetryPolicy(),
+    )
+    for _ in range(4):  # burst 1 at one a second: three waits of a second
+        await http.request("GET", "/x")
+    samples = _samples((await MetricsEndpoint(sqlite_db).render()).decode())
+    key = (
+        "switchboard_platform_rate_limit_wait_seconds_total",
+        (("platform", platform), ("source", "token_bucket")),
+    )
+    assert samples[key] == 3.0

@@ -298,7 +298,8 @@ async def test_install_template_on_make_creates_the_scenario_once_and_routes_to_
         again = await call(
             client, "install_template", {"template": "campaign-orchestration", "platform": "make"}
         )
-        shown = await call(client, "get_workflow", {"workflow": first["installed"]["workflow"]["name"]})
+        name = first["installed"]["workflow"]["name"]
+        shown = await call(client, "get_workflow", {"workflow": name})
 
     assert unconfigured.is_error and "make is not configured" in text_of(unconfigured)
     assert no_n8n_version.is_error and "has no n8n version" in text_of(no_n8n_version)

@@ -1,0 +1,63 @@
+"""bench/report.py: figures written with `--json` and figures parsed from a benchmark's
+printed output end up in one Markdown table with their targets and verdicts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.figures import Figure, at_least, at_most, read_figures, write_figures
+from bench.report import BENCHES, Outcome, markdown, read_pipeline
+
+
+def test_figures_round_trip_through_json_with_their_verdicts(tmp_path: Path) -> None:
+    path = tmp_path / "figures.json"
+    written = [
+        at_most("events lost", 0, 0),
+        at_least("success rate", 93.5, 95, "%", baseline="no faults: 100 %"),
+        Figure("kills", 50),
+    ]
+    write_figures(path, written)
+
+    read = read_figures(path)
+    assert read == written
+    assert [f.met for f in read] == [True, False, None]
+    assert read[1].target == ">= 95 %" and read[1].shown() == "93.5 %"
+
+
+def test_printed_pipeline_figures_are_parsed_with_targets_and_baselines() -> None:
+    printed = """throughput (drain N queued events; events/s)
+  1 worker(s): switchboard     2100   pgqueuer     1500   ratio  1.40
+  2 worker(s): switchboard     2500   pgqueuer     2600   ratio  0.96
+latency publish -> handler start, critical events (ms)
+  idle worker (50/s): from publish() p50   3.10 p99  12.50 | from commit p50 1.0 p99 2.0
+  sustained (990/s achieved of 1000/s, 2 publisher processes): from publish() p50 4.00 \
+p99  40.00 | from commit p50 3.00 p99 30.00
+fairness: small tenant's critical event during a 10000-event critical burst of another \
+tenant: 12.3 ms (burst drained in 4.0 s)
+"""
+    figures = {f.name: f for f in read_pipeline(printed)}
+
+    one, two = (figures[f"queue throughput vs pgqueuer, {n} worker(s)"] for n in (1, 2))
+    assert (one.value, one.met, two.met) == (1.4, True, False)
+    assert one.baseline is not None and "pgqueuer 1500" in one.baseline
+    idle = figures["critical publish-to-dispatch p99, idle (50/s)"]
+    assert idle.met is False and idle.baseline == "p50 3.10 ms; from commit p99 2.0 ms"
+    assert figures["critical publish-to-dispatch p99, sustained (990/s)"].value == 40.0
+    assert figures["small tenant's critical event during a burst"].value == 12.3
+
+
+def test_the_table_has_a_row_per_figure_and_says_which_bench_gave_none() -> None:
+    chaos, faults = (next(b for b in BENCHES if b.name == n) for n in ("chaos", "faults"))
+    table = markdown(
+        [
+            Outcome(chaos, [at_most("events lost", 0, 0), Figure("kills", 50)], 12.0),
+            Outcome(faults, [], 3.0, problem="exit 1: Postgres | down"),
+        ],
+        quick=True,
+    )
+
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    assert len(rows) == 3
+    assert "| events lost | 0 | <= 0 |  | yes |" in rows[0]
+    assert "exit 1: Postgres \\| down" in rows[2]
+    assert "benchmarks without figures: faults" in table

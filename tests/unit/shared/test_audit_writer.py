@@ -1,0 +1,162 @@
+"""The buffered audit writer: rows leave the request path, and every one reaches the table."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+import shared.audit
+from shared.audit import AuditConfig, AuditEntry, AuditWriter
+from shared.db.database import Database
+from shared.db.schema import audit_log
+from shared.tenants import create_tenant
+
+SLOW = AuditConfig(flush_interval_s=60, max_pending=1000)  # only explicit flushes write
+
+
+def _entry(tenant_id: uuid.UUID | None, action: str = "tool:get_account") -> AuditEntry:
+    return AuditEntry(tenant_id=tenant_id, actor="key:abc", action=action, outcome="ok")
+
+
+async def _actions(db: Database) -> list[str]:
+    async with db.engine.connect() as conn:
+        query = sa.select(audit_log.c.action).order_by(audit_log.c.occurred_at)
+        return list((await conn.execute(query)).scalars())
+
+
+async def test_a_writer_that_is_not_running_writes_each_row_at_once(sqlite_db: Database) -> None:
+    tenant = await create_tenant(sqlite_db, "acme")
+    writer = AuditWriter(sqlite_db, SLOW)
+    await writer.record(_entry(tenant.id))
+    assert await _actions(sqlite_db) == ["tool:get_account"]
+    assert writer.pending == 0
+
+
+async def test_a_running_writer_buffers_until_flush_then_writes_each_row_once(
+    sqlite_db: Database,
+) -> None:
+    tenant = await create_tenant(sqlite_db, "acme")
+    writer = AuditWriter(sqlite_db, SLOW)
+    async with writer.running():
+        for n in range(3):
+            await writer.record(_entry(tenant.id, f"tool:t{n}"))
+        assert await _actions(sqlite_db) == []  # nothing written on the request path
+        assert writer.pending == 3
+        await writer.flush()
+        assert await _actions(sqlite_db) == ["tool:t0", "tool:t1", "tool:t2"]
+        await writer.flush()  # nothing new: no duplicates
+        assert len(await _actions(sqlite_db)) == 3
+
+
+async def test_leaving_running_writes_what_is_still_buffered(sqlite_db: Database) -> None:
+    tenant = await create_tenant(sqlite_db, "acme")
+    writer = AuditWriter(sqlite_db, SLOW)
+    async with writer.running():
+        await writer.record(_entry(tenant.id))
+    assert await _actions(sqlite_db) == ["tool:get_account"]
+    assert not writer.is_running
+    await writer.record(_entry(tenant.id, "tool:after"))  # stopped: written at once again
+    assert await _actions(sqlite_db) == ["tool:get_account", "tool:after"]
+
+
+async def test_the_background_task_writes_without_a_flush(sqlite_db: Database) -> None:
+    tenant = await create_tenant(sqlite_db, "acme")
+    writer = AuditWriter(sqlite_db, AuditConfig(flush_interval_s=0.05))
+    async with writer.running():
+        await writer.record(_entry(tenant.id))
+        deadline = time.monotonic() + 10
+        while not await _actions(sqlite_db):
+            assert time.monotonic() < deadline, "the periodic flush never wrote the row"
+            await asyncio.sleep(0.02)
+        assert writer.pending == 0
+
+
+async def test_a_full_buffer_makes_the_caller_write_the_backlog(sqlite_db: Database) -> None:
+    tenant = await create_tenant(sqlite_db, "acme")
+    writer = AuditWriter(sqlite_db, AuditConfig(flush_interval_s=60, max_pending=3))
+    async with writer.running():
+        await writer.record(_entry(tenant.id, "tool:a"))
+        await writer.record(_entry(tenant.id, "tool:b"))
+        assert writer.pending == 2
+        await writer.record(_entry(tenant.id, "tool:c"))  # fills the buffer: written now
+        assert writer.pending == 0
+        assert await _actions(sqlite_db) == ["tool:a", "tool:b", "tool:c"]
+
+
+async def test_a_failed_write_keeps_the_rows_for_the_next_flush(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = await create_tenant(sqlite_db, "acme")
+    real = shared.audit.record_audits
+    failures = [OperationalError("INSERT", {}, Exception("database is locked"))]
+
+    async def flaky(where: Database | AsyncConnection, entries: Sequence[AuditEntry]) -> None:
+        if failures:
+            raise failures.pop()
+        await real(where, entries)
+
+    monkeypatch.setattr(shared.audit, "record_audits", flaky)
+    writer = AuditWriter(sqlite_db, SLOW)
+    async with writer.running():
+        await writer.record(_entry(tenant.id, "tool:a"))
+        await writer.record(_entry(tenant.id, "tool:b"))
+        with pytest.raises(OperationalError):
+            await writer.flush()
+        assert writer.pending == 2  # kept, in order
+        await writer.flush()
+    assert await _actions(sqlite_db) == ["tool:a", "tool:b"]
+
+
+async def test_a_row_the_store_can_never_take_does_not_hold_back_the_others(
+    sqlite_db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    tenant = await create_tenant(sqlite_db, "acme")
+    writer = AuditWriter(sqlite_db, SLOW)
+    async with writer.running():
+        await writer.record(_entry(tenant.id, "tool:a"))
+        await writer.record(_entry(uuid.uuid4(), "tool:orphan"))  # no such tenant: FK refuses
+        await writer.record(_entry(tenant.id, "tool:b"))
+        await writer.flush()
+    assert await _actions(sqlite_db) == ["tool:a", "tool:b"]
+    assert "tool:orphan" in caplog.text  # reported, not silently dropped
+
+
+async def test_flush_from_another_thread_writes_on_the_writers_loop(
+    sqlite_url: str, sqlite_db: Database
+) -> None:
+    """The HTTP app in a test runs on a server thread; the test flushes from its own loop."""
+    tenant = await create_tenant(sqlite_db, "acme")
+    ready = threading.Event()
+    holder: dict[str, Any] = {}
+
+    async def serve() -> None:
+        db = Database.from_url(sqlite_url)
+        writer = AuditWriter(db, SLOW)
+        stop = asyncio.Event()
+        async with writer.running():
+            await writer.record(_entry(tenant.id))
+            holder.update(writer=writer, stop=stop, loop=asyncio.get_running_loop())
+            ready.set()
+            await stop.wait()
+        await db.dispose()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    try:
+        assert await asyncio.to_thread(ready.wait, 10)
+        assert await _actions(sqlite_db) == []
+        await holder["writer"].flush()
+        assert await _actions(sqlite_db) == ["tool:get_account"]
+    finally:
+        if "loop" in holder:
+            holder["loop"].call_soon_threadsafe(holder["stop"].set)
+        await asyncio.to_thread(thread.join, 10)

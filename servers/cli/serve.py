@@ -65,8 +65,9 @@ def serve_command(
     )
     app = build_app(settings, options)
     typer.echo(
-        f"Switchboard listening on http://{host}:{port}: MCP at /mcp/crm and /mcp/analysis, "
-        "health at /healthz and /readyz",
+        f"Switchboard listening on http://{host}:{port}: MCP at /mcp/crm, /mcp/analysis and "
+        "/mcp/orchestration, webhooks at /webhooks/{source}, the dashboard at /dashboard, "
+        "health at /healthz and /readyz, metrics at /metrics",
         err=True,
     )
     uvicorn.run(app, host=host, port=port, **UVICORN_SETTINGS)

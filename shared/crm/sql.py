@@ -9,9 +9,11 @@ Structured queries and the pipeline summary are compiled in `sql_queries`, write
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -58,6 +60,8 @@ from shared.db.types import utcnow
 
 __all__ = ["RECENT_ITEMS", "TOTAL_COUNT_CAP", "SqlCrmRepository"]
 
+_T = TypeVar("_T")
+
 RECENT_ITEMS = 10
 # search_accounts counts matches exactly up to this many, then reports "at least" this many.
 TOTAL_COUNT_CAP = 1000
@@ -102,18 +106,60 @@ class SqlCrmRepository:
     def tenant_id(self) -> uuid.UUID:
         return self._tenant_id
 
+    async def _on_own_connection(self, read: Callable[[AsyncConnection], Awaitable[_T]]) -> _T:
+        async with self._db.engine.connect() as conn:
+            return await read(conn)
+
+    async def _read_all(self, *statements: sa.Select[Any]) -> list[list[sa.RowMapping]]:
+        """Every row of each of several independent reads. On Postgres each read has its own
+        connection and they run side by side (the call takes the slowest, not the sum; one
+        snapshot is not needed to describe an account). On SQLite they run one after the
+        other on one connection: through aiosqlite, parallel reads cost more in thread
+        hand-offs than they save."""
+
+        async def rows(conn: AsyncConnection, statement: sa.Select[Any]) -> list[sa.RowMapping]:
+            return list((await conn.execute(statement)).mappings().all())
+
+        if self._db.target.is_sqlite:
+            async with self._db.engine.connect() as conn:
+                return [await rows(conn, statement) for statement in statements]
+        return list(
+            await asyncio.gather(
+                *(
+                    self._on_own_connection(lambda conn, s=statement: rows(conn, s))
+                    for statement in statements
+                )
+            )
+        )
+
     # -- reads -------------------------------------------------------------------------------
 
     async def search_accounts(self, search: ProspectSearch) -> Page[AccountSummary]:
         fingerprint = search_fingerprint(search, self._tenant_id)
         position = decode_cursor(search.cursor, search, fingerprint) if search.cursor else None
         conditions = self._search_conditions(search)
-        async with self._db.engine.connect() as conn:
-            rows = await self._keyset_page(conn, search, conditions, position)
-            if position is None and len(rows) <= search.limit:
-                total = len(rows)  # the first page holds every match: nothing left to count
-            else:
-                total = await self._count_up_to(conn, conditions, TOTAL_COUNT_CAP + 1)
+
+        if self._db.target.is_sqlite:
+            # One connection, one read after the other: through aiosqlite, parallel reads cost
+            # more in thread hand-offs than they save.
+            async with self._db.engine.connect() as conn:
+                rows = await self._keyset_page(conn, search, conditions, position)
+                if position is None and len(rows) <= search.limit:
+                    total = len(rows)  # the first page holds every match: nothing to count
+                else:
+                    total = await self._count_up_to(conn, conditions, TOTAL_COUNT_CAP + 1)
+        else:
+            # Postgres: the page and the count on two connections, side by side, so a search
+            # takes the slower of the two rather than their sum.
+            rows, counted = await asyncio.gather(
+                self._on_own_connection(
+                    lambda conn: self._keyset_page(conn, search, conditions, position)
+                ),
+                self._on_own_connection(
+                    lambda conn: self._count_up_to(conn, conditions, TOTAL_COUNT_CAP + 1)
+                ),
+            )
+            total = len(rows) if position is None and len(rows) <= search.limit else counted
         items = [AccountSummary.model_validate(dict(row)) for row in rows[: search.limit]]
         next_cursor = None
         if len(rows) > search.limit:
@@ -248,46 +294,36 @@ class SqlCrmRepository:
             )
             .where(accounts.c.id == account_id, accounts.c.tenant_id == tenant)
         )
-        async with self._db.engine.connect() as conn:
-            row = (await conn.execute(with_latest)).mappings().first()
-            if row is None:
-                raise account_not_found(account_id)
-            people = await conn.execute(
-                sa.select(contacts)
-                .where(*of_account(contacts))
-                .order_by(contacts.c.is_primary.desc(), contacts.c.last_name, contacts.c.id)
-            )
-            open_deals = await conn.execute(
-                sa.select(deals)
-                .where(*of_account(deals), deals.c.stage.in_(OPEN_DEAL_STAGES))
-                .order_by(deals.c.created_at.desc(), deals.c.id)
-            )
-            recent_activities = await conn.execute(
-                sa.select(activities)
-                .where(*of_account(activities))
-                .order_by(activities.c.created_at.desc(), activities.c.id)
-                .limit(RECENT_ITEMS)
-            )
-            recent_reviews = await conn.execute(
-                sa.select(reviews)
-                .where(*of_account(reviews))
-                .order_by(reviews.c.reviewed_at.desc(), reviews.c.id)
-                .limit(RECENT_ITEMS)
-            )
+        found, people, open_deals, recent_activities, recent_reviews = await self._read_all(
+            with_latest,
+            sa.select(contacts)
+            .where(*of_account(contacts))
+            .order_by(contacts.c.is_primary.desc(), contacts.c.last_name, contacts.c.id),
+            sa.select(deals)
+            .where(*of_account(deals), deals.c.stage.in_(OPEN_DEAL_STAGES))
+            .order_by(deals.c.created_at.desc(), deals.c.id),
+            sa.select(activities)
+            .where(*of_account(activities))
+            .order_by(activities.c.created_at.desc(), activities.c.id)
+            .limit(RECENT_ITEMS),
+            sa.select(reviews)
+            .where(*of_account(reviews))
+            .order_by(reviews.c.reviewed_at.desc(), reviews.c.id)
+            .limit(RECENT_ITEMS),
+        )
+        if not found:
+            raise account_not_found(account_id)
+        row = found[0]
         fields = dict(row)
         latest_qualification = _prefixed(fields, _QUALIFICATION)
         latest_health = _prefixed(fields, _HEALTH)
         return AccountDetail.model_validate(
             {
                 **fields,
-                "contacts": [Contact.model_validate(dict(r)) for r in people.mappings()],
-                "open_deals": [Deal.model_validate(dict(r)) for r in open_deals.mappings()],
-                "recent_activities": [
-                    Activity.model_validate(dict(r)) for r in recent_activities.mappings()
-                ],
-                "recent_reviews": [
-                    Review.model_validate(dict(r)) for r in recent_reviews.mappings()
-                ],
+                "contacts": [Contact.model_validate(dict(r)) for r in people],
+                "open_deals": [Deal.model_validate(dict(r)) for r in open_deals],
+                "recent_activities": [Activity.model_validate(dict(r)) for r in recent_activities],
+                "recent_reviews": [Review.model_validate(dict(r)) for r in recent_reviews],
                 "latest_qualification": (
                     LeadQualification.model_validate(latest_qualification)
                     if latest_qualification

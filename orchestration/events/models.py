@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.unstorable import UNSTORABLE_REASON, first_unstorable, is_unstorable
 
 __all__ = [
     "PRIORITY_TO_QUEUE",
@@ -59,38 +60,28 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-# Neither store can hold these in text or JSON (Postgres refuses NUL; a lone surrogate cannot
-# be encoded as UTF-8), so an event carrying one is refused here, not by the database.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 MAX_DATA_DEPTH = 32
 
 
 def _storable(text: str, where: str) -> str:
-    if _UNSTORABLE.search(text):
-        raise ValueError(
-            f"{where} contains a NUL character or a lone UTF-16 surrogate, which cannot be "
-            "stored; remove it"
-        )
+    if is_unstorable(text):
+        raise ValueError(f"{where} {UNSTORABLE_REASON}")
     return text
 
 
-def _check_data(data: dict[str, Any]) -> None:
-    """Every key and string in eventData storable, nested no deeper than MAX_DATA_DEPTH."""
-    pending: list[tuple[str, Any, int]] = [("eventData", data, 1)]
+def _depth(value: Any) -> int:
+    """How deeply `value` nests (iteratively: a hostile document must not recurse us)."""
+    deepest, pending = 0, [(value, 1)]
     while pending:
-        where, value, depth = pending.pop()
+        item, depth = pending.pop()
+        deepest = max(deepest, depth)
         if depth > MAX_DATA_DEPTH:
-            raise ValueError(f"eventData is nested deeper than {MAX_DATA_DEPTH} levels")
-        if isinstance(value, str):
-            _storable(value, where)
-        elif isinstance(value, dict):
-            items = cast("dict[Any, Any]", value)
-            for key, item in items.items():
-                _storable(str(key), f"a key of {where}")
-                pending.append((f"{where}.{key}", item, depth + 1))
-        elif isinstance(value, list):
-            elements = cast("list[Any]", value)
-            pending.extend((f"{where}[{i}]", item, depth + 1) for i, item in enumerate(elements))
+            break
+        if isinstance(item, dict):
+            pending.extend((inner, depth + 1) for inner in cast("dict[Any, Any]", item).values())
+        elif isinstance(item, list):
+            pending.extend((inner, depth + 1) for inner in cast("list[Any]", item))
+    return deepest
 
 
 class CustomerEvent(BaseModel):
@@ -143,7 +134,11 @@ class CustomerEvent(BaseModel):
     @field_validator("event_data")
     @classmethod
     def _storable_data(cls, value: dict[str, Any]) -> dict[str, Any]:
-        _check_data(value)
+        if _depth(value) > MAX_DATA_DEPTH:
+            raise ValueError(f"eventData is nested deeper than {MAX_DATA_DEPTH} levels")
+        where = first_unstorable(value, "eventData")
+        if where is not None:
+            raise ValueError(f"{where} {UNSTORABLE_REASON}")
         return value
 
     @property

@@ -30,6 +30,7 @@ from servers.mcp.common.roles import ToolAccess, is_allowed, refusal
 from servers.mcp.common.schema import simplify_schema
 from servers.mcp.common.state import AppState
 from shared.audit import AuditEntry, record_audit
+from shared.unstorable import UNSTORABLE_REASON, first_unstorable
 
 __all__ = [
     "READ_ONLY",
@@ -97,6 +98,11 @@ class GuardedTool(Tool):
                     else ""
                 )
             )
+        # Checked before the tool runs: the workflow engine calls tools in-process with values
+        # from webhook bodies, where nothing has refused such text yet.
+        where = first_unstorable(arguments, "arguments")
+        if where is not None:
+            raise ToolError(f"Error executing tool {self.name}: {where} {UNSTORABLE_REASON}")
         state = app_state(context)
         caller = await state.caller(context.request_context)
         started = time.perf_counter()

@@ -25,11 +25,6 @@ def _nul_calls(harness: McpHarness) -> list[tuple[str, dict[str, Any]]]:
     return calls
 
 
-@pytest.mark.xfail(
-    reason="needs GuardedTool (servers/mcp/common/tools.py, H1) to refuse NUL in argument "
-    "strings before the tool runs; see the H7 report",
-    strict=False,
-)
 def test_nul_in_any_text_argument_is_refused_readably_on_postgres(postgres_url: str) -> None:
     with serve_mcp_at(postgres_url) as harness:
         calls = _nul_calls(harness)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.unit.fuzz.mcp_harness import McpHarness, problem_with, serve_mcp_at, text_of
 from tests.unit.fuzz.schema_args import accepts_strings, baseline, properties
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -45,6 +46,31 @@ def sqlite_url(tmp_path: Path) -> str:
 async def sqlite_db(sqlite_url: str) -> AsyncIterator[Database]:
     db = Database.from_url(sqlite_url)
     await upgrade(db.engine)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, built once per session (migrating takes most of a second)."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+
+    async def migrate() -> None:
+        db = Database.from_url(f"sqlite:///{path}")
+        await upgrade(db.engine)
+        await db.dispose()
+
+    asyncio.run(migrate())
+    return path
+
+
+@pytest.fixture
+async def copied_sqlite_db(migrated_sqlite_file: Path, tmp_path: Path) -> AsyncIterator[Database]:
+    """A fresh store for this test: a copy of the session's migrated file, at the path
+    SWITCHBOARD_DATABASE_URL points to in tests."""
+    path = tmp_path / "store.sqlite3"
+    shutil.copyfile(migrated_sqlite_file, path)
+    db = Database.from_url(f"sqlite:///{path}")
     yield db
     await db.dispose()
 

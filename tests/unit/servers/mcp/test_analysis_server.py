@@ -261,12 +261,12 @@ async def test_every_analysis_tool_has_a_title_annotations_and_output_schema(
 
 
 def test_cli_analysis_command_refuses_an_unknown_tenant_in_one_line(
-    migrated_template: Path,
+    migrated_sqlite_file: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    shutil.copyfile(migrated_template, tmp_path / "store.sqlite3")  # SWITCHBOARD_DATABASE_URL
+    shutil.copyfile(migrated_sqlite_file, tmp_path / "store.sqlite3")  # SWITCHBOARD_DATABASE_URL
     monkeypatch.setattr(sys, "argv", ["switchboard", "mcp", "analysis", "--tenant", "nope"])
     get_settings.cache_clear()
     with pytest.raises(SystemExit) as exited:

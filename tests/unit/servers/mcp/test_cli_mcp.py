@@ -21,12 +21,12 @@ def _run(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
 
 
 def test_unknown_tenant_is_one_line_on_stderr(
-    migrated_template: Path,
+    migrated_sqlite_file: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    shutil.copyfile(migrated_template, tmp_path / "store.sqlite3")  # SWITCHBOARD_DATABASE_URL
+    shutil.copyfile(migrated_sqlite_file, tmp_path / "store.sqlite3")  # SWITCHBOARD_DATABASE_URL
     code = _run(monkeypatch, "mcp", "crm", "--tenant", "nope")
     out, err = capsys.readouterr()
     assert code == 1 and out == ""

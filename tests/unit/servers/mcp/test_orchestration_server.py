@@ -352,12 +352,12 @@ async def test_step_outputs_are_fenced(world: CrmWorld) -> None:
 
 
 def test_stdio_command_refuses_an_unknown_tenant_in_one_line(
-    migrated_template: Path,
+    migrated_sqlite_file: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    shutil.copyfile(migrated_template, tmp_path / "store.sqlite3")  # SWITCHBOARD_DATABASE_URL
+    shutil.copyfile(migrated_sqlite_file, tmp_path / "store.sqlite3")  # SWITCHBOARD_DATABASE_URL
     monkeypatch.setattr(sys, "argv", ["switchboard", "mcp", "orchestration", "--tenant", "nope"])
     get_settings.cache_clear()
     with pytest.raises(SystemExit) as exited:

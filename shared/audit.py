@@ -29,10 +29,11 @@ from typing import Any
 import anyio
 import sqlalchemy as sa
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared.config import section_config
 from shared.db.database import Database
 from shared.db.schema import audit_log
 from shared.db.types import utcnow
@@ -104,13 +105,7 @@ async def record_audit(where: Database | AsyncConnection, entry: AuditEntry) -> 
 class AuditConfig(BaseSettings):
     """How the buffered writer batches. Read from `SWITCHBOARD_AUDIT_*` variables."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="SWITCHBOARD_AUDIT_",
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        frozen=True,
-    )
+    model_config = section_config("AUDIT")
 
     flush_interval_s: float = Field(
         default=0.2,

@@ -29,6 +29,18 @@ def default_database_url() -> str:
     return f"sqlite:///{default_data_dir() / 'switchboard.sqlite3'}"
 
 
+def section_config(section: str) -> SettingsConfigDict:
+    """The model_config of a settings section read from `SWITCHBOARD_<SECTION>_*` variables
+    (and `.env`), frozen: a worker, queue or writer keeps the values it started with."""
+    return SettingsConfigDict(
+        env_prefix=f"SWITCHBOARD_{section}_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+
 class Settings(BaseSettings):
     """Effective configuration. Field descriptions are printed by `switchboard config`."""
 

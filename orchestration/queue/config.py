@@ -10,7 +10,9 @@ from datetime import timedelta
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
+
+from shared.config import section_config
 
 __all__ = ["QueueConfig"]
 
@@ -18,13 +20,7 @@ __all__ = ["QueueConfig"]
 class QueueConfig(BaseSettings):
     """Worker and queue tuning. Durations are in seconds."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="SWITCHBOARD_QUEUE_",
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        frozen=True,
-    )
+    model_config = section_config("QUEUE")
 
     # A claim fills at most half the slots so the next claim overlaps the current batch's
     # handlers and acks instead of waiting for all of them.

@@ -29,7 +29,7 @@ from typing import Any
 import anyio
 import httpx
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
 from orchestration.events.crm_sink import CrmEventSink
 from orchestration.platforms.clickup_reconcile_runs import run_reconciliation_loop
@@ -46,7 +46,7 @@ from orchestration.runtime.tools import TenantApify, TenantClickUp, WorkerTools
 from orchestration.workflows.handler import WorkflowEventHandler
 from orchestration.workflows.schedules import run_schedule_loop
 from orchestration.workflows.services import EmailFinder, Services
-from shared.config import Settings
+from shared.config import Settings, section_config
 from shared.crm.factory import open_crm_repository
 from shared.crm.repository import CrmRepository
 from shared.crypto import CredentialCipher, cipher_from_settings
@@ -60,13 +60,7 @@ log = logging.getLogger(__name__)
 class RuntimeConfig(BaseSettings):
     """What a worker process runs beside the queue. Durations in seconds."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="SWITCHBOARD_WORKER_",
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        frozen=True,
-    )
+    model_config = section_config("WORKER")
 
     run_schedules: bool = Field(default=True, description="Fire cron/frequency workflow ticks")
     schedule_period_s: float = Field(default=30.0, gt=0, description="How often ticks are due")

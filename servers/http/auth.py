@@ -26,12 +26,13 @@ import jwt
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from servers.mcp.common.caller import CallerContext, Role
 from shared.auth.principal import Principal
+from shared.config import section_config
 
 __all__ = [
     "PRINCIPAL_KEY",
@@ -67,13 +68,7 @@ class TokenVerifier(Protocol):
 
 
 class AuthCacheConfig(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="SWITCHBOARD_AUTH_",
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        frozen=True,
-    )
+    model_config = section_config("AUTH")
 
     cache_s: float = Field(
         default=5.0,

@@ -8,28 +8,20 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
 import httpx
 import pytest
 import sqlalchemy as sa
-from pydantic import SecretStr
 
 from orchestration.executions import list_executions
-from orchestration.platforms.config_store import save_tool_config
 from orchestration.platforms.mappings import ExternalMapping, SqlMappingStore
-from orchestration.workflows.store import save_definition
-from servers.http.app import build_app
-from shared.config import Settings
-from shared.crypto import cipher_from_settings, generate_key
 from shared.db.database import Database
-from shared.db.migrate import upgrade
 from shared.db.schema import accounts, event_queue
-from shared.tenants import Tenant, create_tenant
+from shared.tenants import Tenant
 from tests.fakes.clickup import sign_delivery
-from tests.fakes.server import serve_in_thread
+from tests.integration.http.serve_harness import ServedTenant, finished_executions, serve_tenant
 
 SECRET = "clickup-webhook-SECRET-1"
 TASK_ID = "86abc1"
@@ -48,49 +40,23 @@ steps:
 """
 
 
-@dataclass
-class Served:
-    url: str
-    db: Database
-    tenant: Tenant
-    account_id: uuid.UUID
-
-
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    url = f"sqlite:///{tmp_path / 'clickup.sqlite3'}"
-    settings = Settings(database_url=url, secret_key=SecretStr(generate_key()))
-    db = Database.from_url(url)
-    account_id = uuid.uuid4()
-
-    async def prepare() -> Tenant:
-        await upgrade(db.engine)
-        tenant = await create_tenant(db, "acme")
-        async with db.transaction() as conn:
-            await conn.execute(
-                sa.insert(accounts).values(
-                    id=account_id, tenant_id=tenant.id, name="Smile Dental", industry="dentist"
-                )
-            )
-        await save_tool_config(
-            db,
-            cipher_from_settings(settings.secret_key),
-            tenant_id=tenant.id,
-            tool_name="clickup",
-            api_endpoint="http://127.0.0.1:9/api/v2",  # never called: ClickUp -> CRM only
-            credentials={"api_token": "pk_unused_token", "webhook_secret": SECRET},
-        )
+def served(tmp_path: Path) -> Iterator[ServedTenant]:
+    async def map_the_task(db: Database, tenant: Tenant, account_id: uuid.UUID) -> None:
         # What the CRM -> ClickUp sync left behind: the task stands for the account.
         await SqlMappingStore(db).put(
             ExternalMapping(tenant.id, "clickup", "accounts", str(account_id), TASK_ID)
         )
-        await save_definition(db, tenant.id, WON)
-        return tenant
 
-    tenant = anyio.run(prepare)
-    with serve_in_thread(build_app(settings), lifespan="on") as base:
-        yield Served(base, db, tenant, account_id)
-    anyio.run(db.dispose)
+    with serve_tenant(
+        tmp_path / "clickup.sqlite3",
+        tool="clickup",
+        api_endpoint="http://127.0.0.1:9/api/v2",  # never called: ClickUp -> CRM only
+        credentials={"api_token": "pk_unused_token", "webhook_secret": SECRET},
+        workflow=WON,
+        prepare=map_the_task,
+    ) as served:
+        yield served
 
 
 def _delivery(status: str, history_id: str, changed_ms: int) -> bytes:
@@ -113,7 +79,7 @@ def _delivery(status: str, history_id: str, changed_ms: int) -> bytes:
     ).encode()
 
 
-async def _stage(served: Served) -> str:
+async def _stage(served: ServedTenant) -> str:
     async with served.db.engine.connect() as conn:
         stage = await conn.scalar(
             sa.select(accounts.c.lifecycle_stage).where(accounts.c.id == served.account_id)
@@ -122,7 +88,7 @@ async def _stage(served: Served) -> str:
 
 
 async def test_a_signed_clickup_status_change_updates_the_crm_through_a_workflow(
-    served: Served,
+    served: ServedTenant,
 ) -> None:
     changed_ms = int(time.time() * 1000)
     body = _delivery("won", "h-1", changed_ms)
@@ -139,13 +105,7 @@ async def test_a_signed_clickup_status_change_updates_the_crm_through_a_workflow
         )
         assert again.json()["duplicate"] is True  # ClickUp redelivers; accepted once
 
-    deadline = time.monotonic() + 30
-    while True:  # the embedded worker runs in the server's thread: poll with a deadline
-        runs = await list_executions(served.db, served.tenant.id)
-        if runs and runs[0].status in {"completed", "failed"}:
-            break
-        assert time.monotonic() < deadline, f"no finished execution: {runs}"
-        await anyio.sleep(0.05)
+    runs = await finished_executions(served)
     assert len(runs) == 1 and runs[0].workflow_name == "Won in ClickUp"
     assert runs[0].status == "completed", runs[0].error_details
     assert await _stage(served) == "customer"
@@ -166,7 +126,9 @@ async def test_a_signed_clickup_status_change_updates_the_crm_through_a_workflow
     assert occurred is not None and abs(occurred.timestamp() * 1000 - changed_ms) < 1000
 
 
-async def test_a_status_the_workflow_does_not_match_leaves_the_crm_alone(served: Served) -> None:
+async def test_a_status_the_workflow_does_not_match_leaves_the_crm_alone(
+    served: ServedTenant,
+) -> None:
     body = _delivery("in review", "h-2", int(time.time() * 1000))
     async with httpx.AsyncClient(base_url=served.url) as http:
         answer = await http.post(

@@ -4,10 +4,7 @@ embedded worker runs the matching workflow, and the workflow writes to the CRM."
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -16,18 +13,16 @@ import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
 
-from orchestration.executions import list_executions
 from orchestration.platforms.config_store import save_tool_config
-from orchestration.workflows.store import save_definition
 from servers.http.app import HttpOptions, build_app
 from shared.config import Settings
 from shared.crypto import cipher_from_settings, generate_key
 from shared.db.database import Database
-from shared.db.migrate import upgrade
-from shared.db.schema import accounts, activities, event_queue
-from shared.tenants import Tenant, create_tenant
+from shared.db.schema import activities, event_queue
+from shared.tenants import create_tenant
 from shared.webhooks.signing import sign_switchboard
 from tests.fakes.server import serve_in_thread
+from tests.integration.http.serve_harness import ServedTenant, finished_executions, serve_tenant
 
 SECRET = "whsec-pipeline"
 FOLLOW_UP = """name: Call hot leads
@@ -42,47 +37,20 @@ steps:
 """
 
 
-@dataclass
-class Product:
-    url: str
-    db: Database
-    tenant: Tenant
-    account_id: uuid.UUID
-
-
 @pytest.fixture
-def product(tmp_path: Path) -> Iterator[Product]:
-    url = f"sqlite:///{tmp_path / 'product.sqlite3'}"
-    settings = Settings(database_url=url, secret_key=SecretStr(generate_key()))
-    db = Database.from_url(url)
-    account_id = uuid.uuid4()
-
-    async def prepare() -> Tenant:
-        await upgrade(db.engine)
-        tenant = await create_tenant(db, "acme")
-        async with db.transaction() as conn:
-            await conn.execute(
-                sa.insert(accounts).values(
-                    id=account_id, tenant_id=tenant.id, name="Smile Dental", industry="dentist"
-                )
-            )
-        await save_tool_config(
-            db,
-            cipher_from_settings(settings.secret_key),
-            tenant_id=tenant.id,
-            tool_name="generic",
-            credentials={"webhook_secret": SECRET},
-        )
-        await save_definition(db, tenant.id, FOLLOW_UP)
-        return tenant
-
-    tenant = anyio.run(prepare)
-    with serve_in_thread(build_app(settings), lifespan="on") as base:
-        yield Product(base, db, tenant, account_id)
-    anyio.run(db.dispose)
+def product(tmp_path: Path) -> Iterator[ServedTenant]:
+    with serve_tenant(
+        tmp_path / "product.sqlite3",
+        tool="generic",
+        credentials={"webhook_secret": SECRET},
+        workflow=FOLLOW_UP,
+    ) as served:
+        yield served
 
 
-async def test_a_signed_webhook_runs_its_workflow_in_the_embedded_worker(product: Product) -> None:
+async def test_a_signed_webhook_runs_its_workflow_in_the_embedded_worker(
+    product: ServedTenant,
+) -> None:
     body = json.dumps(
         {
             "eventId": "crm-qualified-1",
@@ -102,13 +70,7 @@ async def test_a_signed_webhook_runs_its_workflow_in_the_embedded_worker(product
         ready = (await http.get("/readyz")).json()
     assert ready["checks"]["worker"]["ok"] is True
 
-    deadline = time.monotonic() + 30
-    while True:  # poll with a deadline: the worker runs in the server's own thread
-        runs = await list_executions(product.db, product.tenant.id)
-        if runs and runs[0].status in {"completed", "failed"}:
-            break
-        assert time.monotonic() < deadline, f"no finished execution: {runs}"
-        await anyio.sleep(0.05)
+    runs = await finished_executions(product)
     assert runs[0].status == "completed", runs[0].error_details
     assert runs[0].workflow_name == "Call hot leads"
     async with product.db.engine.connect() as conn:

@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from servers.mcp.common.errors import tool_errors
 from servers.mcp.common.fence import Fence
+from servers.mcp.common.periods import as_utc_argument
 from servers.mcp.common.roles import ToolAccess
 from servers.mcp.common.state import AppState
 from servers.mcp.common.tools import ToolSpec, app_state, current_caller, writes
@@ -49,21 +49,6 @@ MAX_FOLLOW_UP_DAYS = 365
 async def _crm(ctx: Context[AppState, Any]) -> CrmRepository:
     caller = await current_caller(ctx)
     return await app_state(ctx).crm(caller.tenant_id)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """The time in UTC (one without an offset is taken as UTC); a ToolError when UTC cannot
-    hold it (0001-01-01T00:00+01:00 is before year 1)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise ToolError(
-            f"{value.isoformat()} is outside the years 1 to 9999 in UTC; give a real date"
-        ) from None
 
 
 async def update_lifecycle_stage(
@@ -195,7 +180,7 @@ async def create_campaign(
                 account_id=account_id,
                 message=message,
                 audience=audience,
-                scheduled_at=_aware(scheduled_at),
+                scheduled_at=as_utc_argument(scheduled_at),
                 created_by=ActorKind.AGENT,
             )
         )

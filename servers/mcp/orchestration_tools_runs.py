@@ -6,7 +6,7 @@ the queue store; every id is checked against the caller's workspace.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, cast
 
 import sqlalchemy as sa
@@ -31,6 +31,7 @@ from orchestration.queue.store import EventStatus, QueuedEvent, ReplayFilter
 from servers.mcp.common.budget import NOTE_RESERVE, fit_count
 from servers.mcp.common.errors import describe_validation_error, tool_errors
 from servers.mcp.common.fence import Fence
+from servers.mcp.common.periods import as_utc_argument
 from servers.mcp.common.roles import ToolAccess
 from servers.mcp.common.state import AppState
 from servers.mcp.common.tools import READ_ONLY, ToolSpec
@@ -60,21 +61,6 @@ READ = READ_ONLY
 RUNS = ToolAnnotations(  # queues work whose workflows may act on external platforms
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """The time in UTC (one without an offset is taken as UTC); a ToolError when UTC cannot
-    hold it (0001-01-01T00:00+01:00 is before year 1)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise ToolError(
-            f"{value.isoformat()} is outside the years 1 to 9999 in UTC; give a real date"
-        ) from None
 
 
 def _fenced(value: Any, fence: Fence) -> Any:
@@ -204,9 +190,9 @@ async def list_executions(
         query = query.where(x.c.execution_platform == platform)
     if status is not None:
         query = query.where(x.c.status == status)
-    if (start := _aware(since)) is not None:
+    if (start := as_utc_argument(since)) is not None:
         query = query.where(x.c.started_at >= start)
-    if (end := _aware(until)) is not None:
+    if (end := as_utc_argument(until)) is not None:
         query = query.where(x.c.started_at < end)
     query = query.order_by(x.c.started_at.desc(), x.c.id).limit(limit)
     records: list[ExecutionRecord] = []
@@ -315,7 +301,12 @@ async def replay_dead_letters(
     store = SqlQueueStore(state.database)
     try:
         selected = await _select_dead_letters(
-            store, caller.tenant_id, event_ids, event_type, _aware(since), _aware(until)
+            store,
+            caller.tenant_id,
+            event_ids,
+            event_type,
+            as_utc_argument(since),
+            as_utc_argument(until),
         )
         ids = [e.id for e in selected]
         shown = [str(i) for i in ids[:100]]

@@ -9,11 +9,28 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
+from mcp.server.mcpserver.exceptions import ToolError
+
 from shared.errors import ValidationFailedError
 
-__all__ = ["Period", "resolve_period"]
+__all__ = ["Period", "as_utc_argument", "resolve_period"]
 
 MAX_RANGE_DAYS = 3 * 366
+
+
+def as_utc_argument(value: datetime | None) -> datetime | None:
+    """A tool's time argument in UTC (one without an offset is taken as UTC); a ToolError
+    when UTC cannot hold it (0001-01-01T00:00+01:00 is before year 1)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ToolError(
+            f"{value.isoformat()} is outside the years 1 to 9999 in UTC; give a real date"
+        ) from None
 
 
 class Period(StrEnum):

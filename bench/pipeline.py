@@ -7,9 +7,12 @@ Creates a throwaway database next to the one in --url (dropped at the end). Work
 as separate processes (`switchboard worker`'s own code path) so two workers really use
 two cores. Figures:
 
-- throughput: events/s draining N queued events (claim -> handler -> complete) with 1 and
-  2 worker processes, beside pgqueuer draining N no-op jobs with 1 and 2 processes on the
-  same server in the same run, and the ratio;
+- throughput: events/s draining N queued events with 1 and 2 worker processes, beside
+  pgqueuer draining N no-op jobs with 1 and 2 processes on the same server in the same run,
+  and the ratio. Two figures for us: the whole pipeline as `switchboard worker` runs it
+  (claim -> match the event to an active definition -> execution row -> one internal
+  `noop` step -> execution and event completed; the worker runtime with routing, the
+  issue's figure), and the queue alone (claim -> a handler that returns at once -> ack);
 - publish rate: publish() calls/s (validated, deduplicated, one transaction each);
 - latency to handler start for critical events, idle worker (one publish() a time) and at
   1,000/s sustained (several publisher processes, each committing the events due so far
@@ -18,8 +21,8 @@ two cores. Figures:
   moment the commit was acknowledged (what the queue itself adds);
 - fairness: a small tenant's critical event during another tenant's 10,000-event burst.
 
-The handler is pluggable (--handler module:factory, called with the Database): the
-default no-op records its latency; the workflow engine's handler can be measured too.
+The latency and fairness runs use a handler that records when it started (--handler
+module:factory, called with the Database, measures another one).
 """
 
 from __future__ import annotations
@@ -61,8 +64,10 @@ from orchestration.queue.types import (  # noqa: E402
     HandlerOutcome,
     OutcomeKind,
 )
+from orchestration.workflows.store import save_definition  # noqa: E402
 from shared.db.database import Database  # noqa: E402
 from shared.db.migrate import upgrade  # noqa: E402
+from shared.gc_tuning import freeze_startup_objects  # noqa: E402
 from shared.tenants import create_tenant  # noqa: E402
 
 DEFAULT_URL = os.environ.get(
@@ -85,16 +90,49 @@ def noop_handler(db: Database) -> EventHandler:
     return handler
 
 
+# A one-step internal workflow for the whole-pipeline throughput run.
+BENCH_WORKFLOW = """\
+name: bench_noop
+trigger:
+  type: event
+  event_type: deal_closed
+primary_platform: internal
+steps:
+  - name: nothing
+    action: noop
+"""
+
+
 async def _our_worker(url: str, handler_spec: str, concurrency: int, batch: int) -> None:
+    from contextlib import AsyncExitStack
+
+    from orchestration.runtime import open_worker_runtime
+    from servers.cli.worker import load_handler
+    from shared.config import Settings
+
+    db = Database.from_url(url)
+    async with AsyncExitStack() as stack:
+        if handler_spec == "workflow":  # what `switchboard worker` runs
+            runtime = await stack.enter_async_context(
+                open_worker_runtime(Settings(database_url=url), db)
+            )
+            handler = runtime.handler
+        elif handler_spec == "noop":
+            handler = noop_handler(db)
+        else:
+            handler = load_handler(handler_spec, db)
+        await _run_worker(db, handler, concurrency, batch)
+    await db.dispose()
+
+
+async def _run_worker(db: Database, handler: EventHandler, concurrency: int, batch: int) -> None:
     import anyio
 
     from orchestration.worker import create_worker
-    from servers.cli.worker import load_handler
 
-    db = Database.from_url(url)
-    handler = noop_handler(db) if handler_spec == "noop" else load_handler(handler_spec, db)
     config = QueueConfig(concurrency=concurrency, batch_size=batch, poll_interval_s=1.0)
     worker = create_worker(db, handler, config=config)
+    freeze_startup_objects()  # as `switchboard worker` does
     async with anyio.create_task_group() as tg:
 
         async def stop_on_term() -> None:
@@ -113,7 +151,6 @@ async def _our_worker(url: str, handler_spec: str, concurrency: int, batch: int)
         tg.start_soon(announce)
         await worker.run()
         tg.cancel_scope.cancel()
-    await db.dispose()
 
 
 async def _publisher(url: str, tenant: str, rate: float, seconds: float, out: str) -> None:
@@ -240,13 +277,28 @@ async def _wait_until(conn: asyncpg.Connection, query: str, target: int, limit_s
 
 
 async def _reset(db: Database) -> None:
-    """Empty the queue and vacuum it, so each run starts like a steady-state table rather
-    than behind the previous run's dead index entries (autovacuum's job in production)."""
+    """Empty the queue and the executions and vacuum them, so each run starts like a
+    steady-state table rather than behind the previous run's dead index entries
+    (autovacuum's job in production)."""
     async with db.transaction() as conn:
+        await conn.execute(sa.text("DELETE FROM workflow_executions"))
         await conn.execute(sa.text("DELETE FROM event_queue"))
     async with db.engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
         await conn.execute(sa.text("VACUUM ANALYZE event_queue"))
+        await conn.execute(sa.text("VACUUM ANALYZE workflow_executions"))
+
+
+async def _check_executions(raw: asyncpg.Connection, n: int) -> None:
+    """The whole-pipeline figure counts only if every event ran its workflow once."""
+    done = await _count(
+        raw,
+        "SELECT count(DISTINCT trigger_event_id) FROM workflow_executions "
+        "WHERE status = 'completed'",
+    )
+    rows = await _count(raw, "SELECT count(*) FROM workflow_executions")
+    if done != n or rows != n:
+        raise SystemExit(f"{n} events left {rows} executions, {done} completed")
 
 
 async def _enqueue_ours(db: Database, tenant_id: uuid.UUID, n: int) -> None:
@@ -473,16 +525,21 @@ async def main(args: argparse.Namespace) -> None:
         n, handler = args.events, args.handler
         print(f"Postgres {await raw.fetchval('SHOW server_version')}, {os.cpu_count()} CPUs, "
               f"{n} events, handler {handler}")  # fmt: skip
+        await save_definition(db, big, BENCH_WORKFLOW)
         print("\nthroughput (drain N queued events; events/s)")
         for workers in () if args.skip_throughput else (1, 2):
-            ours = await throughput_ours(db, raw, url, big, n, workers, handler)
+            whole = await throughput_ours(db, raw, url, big, n, workers, "workflow")
+            await _check_executions(raw, n)
+            alone = await throughput_ours(db, raw, url, big, n, workers, "noop")
             theirs = (
                 await throughput_pgqueuer(raw, plain_url, n, workers)
                 if not args.skip_pgqueuer
                 else float("nan")
             )
-            print(f"  {workers} worker(s): switchboard {ours:8.0f}   pgqueuer {theirs:8.0f}"
-                  f"   ratio {ours / theirs:5.2f}")  # fmt: skip
+            print(f"  {workers} worker(s): pgqueuer {theirs:8.0f}")
+            for label, ours in (("whole pipeline (one-step workflow)", whole),
+                                ("queue alone (no-op handler)", alone)):  # fmt: skip
+                print(f"    {label:36} {ours:8.0f}   ratio {ours / theirs:5.2f}")
         if args.skip_latency:
             return
         rate = await publish_rate(db, big, min(n, 5000), 8)

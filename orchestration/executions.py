@@ -24,11 +24,12 @@ from shared.errors import NotFoundError
 __all__ = [
     "STATUSES",
     "ExecutionRecord",
-    "find_execution",
+    "execution_select",
     "get_execution",
     "insert_execution",
     "list_executions",
     "load_execution",
+    "record_from_row",
     "update_execution",
 ]
 
@@ -91,7 +92,8 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _select() -> sa.Select[Any]:
+def execution_select() -> sa.Select[Any]:
+    """Execution rows with their workflow's name (read with record_from_row)."""
     return sa.select(_x, workflow_definitions.c.name.label("workflow_name")).outerjoin(
         workflow_definitions, workflow_definitions.c.id == _x.c.workflow_definition_id
     )
@@ -105,7 +107,7 @@ def _saved_name(state: Any) -> str | None:
     return None
 
 
-def _record(row: sa.RowMapping) -> ExecutionRecord:
+def record_from_row(row: sa.RowMapping) -> ExecutionRecord:
     return ExecutionRecord(
         id=row["id"],
         tenant_id=row["tenant_id"],
@@ -129,34 +131,19 @@ def _record(row: sa.RowMapping) -> ExecutionRecord:
     )
 
 
-async def find_execution(
-    conn: AsyncConnection, trigger_event_id: uuid.UUID, workflow_definition_id: uuid.UUID
+async def load_execution(
+    conn: AsyncConnection, tenant_id: uuid.UUID, execution_id: uuid.UUID
 ) -> ExecutionRecord | None:
-    """The execution an event already started for a workflow (a redelivery resumes it)."""
     row = (
         (
             await conn.execute(
-                _select().where(
-                    _x.c.trigger_event_id == trigger_event_id,
-                    _x.c.workflow_definition_id == workflow_definition_id,
-                )
+                execution_select().where(_x.c.id == execution_id, _x.c.tenant_id == tenant_id)
             )
         )
         .mappings()
         .first()
     )
-    return _record(row) if row is not None else None
-
-
-async def load_execution(
-    conn: AsyncConnection, tenant_id: uuid.UUID, execution_id: uuid.UUID
-) -> ExecutionRecord | None:
-    row = (
-        (await conn.execute(_select().where(_x.c.id == execution_id, _x.c.tenant_id == tenant_id)))
-        .mappings()
-        .first()
-    )
-    return _record(row) if row is not None else None
+    return record_from_row(row) if row is not None else None
 
 
 async def insert_execution(conn: AsyncConnection, **values: Any) -> ExecutionRecord:
@@ -180,14 +167,14 @@ async def list_executions(
     limit: int = 50,
 ) -> list[ExecutionRecord]:
     """Newest first; `workflow` is a definition name."""
-    query = _select().where(_x.c.tenant_id == tenant_id)
+    query = execution_select().where(_x.c.tenant_id == tenant_id)
     if status is not None:
         query = query.where(_x.c.status == status)
     if workflow is not None:
         query = query.where(workflow_definitions.c.name == workflow)
     query = query.order_by(_x.c.started_at.desc(), _x.c.id).limit(limit)
     async with db.engine.connect() as conn:
-        return [_record(r) for r in (await conn.execute(query)).mappings()]
+        return [record_from_row(r) for r in (await conn.execute(query)).mappings()]
 
 
 async def get_execution(db: Database, tenant_id: uuid.UUID, execution_id: str) -> ExecutionRecord:

@@ -32,6 +32,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings
 
 from orchestration.events.crm_sink import CrmEventSink
+from orchestration.execution_journal import ExecutionJournal
 from orchestration.platforms.clickup_reconcile_runs import run_reconciliation_loop
 from orchestration.platforms.health import run_health_monitor
 from orchestration.platforms.resilience import DEFAULT_REGISTRY, ResilienceRegistry
@@ -233,11 +234,13 @@ async def open_worker_runtime(
         services = build_services(
             settings, db, http, tools, config=config, local_mcp_servers=local_mcp_servers
         )
+        journal = ExecutionJournal(db)  # one for handler, engine and router: writes group
         handler = WorkflowEventHandler(
             db,
             services,
             router=pending_routing,
-            dispatch=PlatformDispatcher(db, tools),
+            dispatch=PlatformDispatcher(db, tools, journal),
+            journal=journal,
             **dict(handler_options or {}),
         )
         yield WorkerRuntime(

@@ -23,7 +23,8 @@ from typing import Any
 import sqlalchemy as sa
 from prometheus_client import Counter
 
-from orchestration.executions import ExecutionRecord, update_execution
+from orchestration.execution_journal import ExecutionJournal
+from orchestration.executions import ExecutionRecord
 from orchestration.platforms.base import ExecutionContext, ResultStatus, WorkflowResult
 from orchestration.platforms.errors import PlatformError
 from orchestration.platforms.routing import (
@@ -88,9 +89,12 @@ def pending_routing(stored: StoredDefinition) -> dict[str, Any]:
 class PlatformDispatcher:
     """Implements orchestration.workflows.handler.PlatformDispatch."""
 
-    def __init__(self, db: Database, tools: WorkerTools) -> None:
+    def __init__(
+        self, db: Database, tools: WorkerTools, journal: ExecutionJournal | None = None
+    ) -> None:
         self.db = db
         self.tools = tools
+        self.journal = journal or ExecutionJournal(db)
 
     async def __call__(
         self,
@@ -116,6 +120,8 @@ class PlatformDispatcher:
         if primary == INTERNAL and fallback in (None, INTERNAL):
             return await self._internal_only(execution, run_internal, previous, "primary")
 
+        # A platform may call back about this execution at once: its row must exist first.
+        await self.journal.commit(execution.id)
         tools = await self._tools(stored.tenant_id)
         target = RoutedDefinition(definition.name, await self._refs(stored.id))
         decision = choose_platform(
@@ -271,5 +277,4 @@ class PlatformDispatcher:
         return RunResult("failed" if final else "retrying", error=error)
 
     async def _record(self, execution_id: uuid.UUID, **values: Any) -> None:
-        async with self.db.transaction() as conn:
-            await update_execution(conn, execution_id, **values)
+        await self.journal.update(execution_id, **values)

@@ -1,10 +1,13 @@
 """The internal step engine: runs an execution's steps in order, checkpointing each result.
 
-Durability: a step's output is written to workflow_executions.step_state before the next
-step starts. Running an execution again (after a crash, a retry or a `wait`) skips every
-step already recorded, so a completed side-effecting step is never repeated; a step that
-was running when the process died runs again with the same idempotency key, which the
-external service uses to refuse a duplicate.
+Durability: a side-effecting step's output is written to workflow_executions.step_state
+before the next step starts, and what it runs with is written before it starts. Running an
+execution again (after a crash, a retry or a `wait`) skips every step already recorded, so
+a completed side-effecting step is never repeated; a step that was running when the process
+died runs again with the same idempotency key, which the external service uses to refuse a
+duplicate. A pure step's output (query, analyze, noop...) waits for the execution's next
+write (orchestration.execution_journal): a crash before it only means computing it again.
+So does the final state, which the caller commits.
 
 A `wait` step parks the execution (status 'waiting', resume_at) and, in the same
 transaction, queues a `workflow_resume` event scheduled for that time: no worker is held
@@ -14,7 +17,6 @@ and a restart loses nothing.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 import uuid
@@ -24,10 +26,12 @@ from typing import Any, Literal
 
 import httpx
 import psutil
+import pydantic_core
 from pydantic import ValidationError
 
 from orchestration.events.models import CustomerEvent, EventPriority
 from orchestration.events.publish import MAX_CHAIN_DEPTH
+from orchestration.execution_journal import ExecutionJournal
 from orchestration.executions import ExecutionRecord, update_execution
 from orchestration.queue.types import ClaimedEvent
 from orchestration.workflows.actions import ACTIONS
@@ -96,11 +100,22 @@ def _open(record: dict[str, Any]) -> bool:
 
 
 def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+    """Plain JSON types (what a step_state can hold); anything else as its str()."""
+    return pydantic_core.to_jsonable_python(value, fallback=str)
+
+
+_process = psutil.Process()
+_rss_sample: tuple[float, float] = (-1.0, 0.0)  # (monotonic time, MB)
 
 
 def _memory_mb() -> float:
-    return round(psutil.Process().memory_info().rss / (1024 * 1024), 2)
+    """The worker's resident memory, read at most once a second: it is the process's, not
+    the execution's, and reading it costs a system call per checkpoint otherwise."""
+    global _rss_sample
+    now = time.monotonic()
+    if now - _rss_sample[0] >= 1.0:
+        _rss_sample = (now, round(_process.memory_info().rss / (1024 * 1024), 2))
+    return _rss_sample[1]
 
 
 class _StepFailure(Exception):
@@ -117,11 +132,13 @@ class StepEngine:
         publisher: FollowUpPublisher,
         *,
         max_chain_depth: int = MAX_CHAIN_DEPTH,
+        journal: ExecutionJournal | None = None,
     ) -> None:
         self.db = db
         self.services = services
         self.publisher = publisher
         self.max_chain_depth = max_chain_depth
+        self.journal = journal or ExecutionJournal(db)
 
     async def run(
         self,
@@ -138,7 +155,7 @@ class StepEngine:
         Only a BaseException (a crash, a cancellation) escapes.
         """
         started = time.monotonic()
-        state: dict[str, Any] = json.loads(json.dumps(execution.step_state))
+        state: dict[str, Any] = _jsonable(execution.step_state)  # a copy, to change
         plan = [StepSpec.model_validate(s) for s in state.get("plan", [])]
         error_handling = ErrorHandling.model_validate(state.get("error_handling") or {})
         records: dict[str, dict[str, Any]] = state.setdefault("steps", {})
@@ -154,7 +171,9 @@ class StepEngine:
             # event is already queued, so there is nothing to do.
             return RunResult("waiting", resume_at=execution.resume_at)
         if execution.status != "running":
-            await self._write(execution, state, totals, started, status="running", resume_at=None)
+            await self._write(
+                execution, state, totals, started, wait=False, status="running", resume_at=None
+            )
 
         for index, step in enumerate(plan):
             record = records.get(step.key)
@@ -167,18 +186,21 @@ class StepEngine:
                     "finished_at": utcnow().isoformat(),
                 }
                 outputs[step.key] = records[step.key]["output"]
-                await self._write(execution, state, totals, started)
+                await self._write(execution, state, totals, started, wait=False)
                 continue
             ctx: StepContext | None = None
             try:
                 ctx, fields, run_it = self._prepare(execution, workflow_id, event, step, outputs)
                 if not run_it:
                     records[step.key] = {"status": "skipped", "finished_at": utcnow().isoformat()}
-                    await self._write(execution, state, totals, started)
+                    await self._write(execution, state, totals, started, wait=False)
                     continue
                 if step.action == "wait":
                     assert isinstance(fields, WaitFields)
                     return await self._park(execution, state, totals, started, ctx, fields)
+                side_effecting = ACTIONS[step.action].side_effecting
+                if side_effecting:  # what it runs with, and that it started, are on record
+                    await self.journal.commit(execution.id)
                 output = await self._perform(ctx, step, fields)
             except _StepFailure as failure:
                 if ctx is not None:
@@ -204,16 +226,20 @@ class StepEngine:
             }
             outputs[step.key] = output
             if index < len(plan) - 1:  # the last step's checkpoint is the completion write
-                await self._write(execution, state, totals, started)
+                # A pure step's checkpoint waits for the next write (a rerun recomputes
+                # it); a side effect's is written before anything else runs.
+                await self._write(execution, state, totals, started, wait=side_effecting)
 
         skipped = [k for k, r in records.items() if r["status"] == "skipped"]
         failed = [k for k, r in records.items() if r["status"] == "failed"]
         result = {"outputs": outputs, "skipped": skipped, "failed_steps": failed}
+        # Written by the caller's commit (the handler's, or the router's with its record).
         await self._write(
             execution,
             state,
             totals,
             started,
+            wait=False,
             status="completed",
             completed_at=utcnow(),
             execution_result=_jsonable(result),
@@ -315,6 +341,7 @@ class StepEngine:
             eventData={"execution_id": str(execution.id), "step": ctx.step_key},
             priority=EventPriority.HIGH,
         )
+        await self.journal.commit(execution.id)  # the row exists for the update below
         async with self.db.transaction() as conn:
             await self.publisher(
                 resume, schedule_at=resume_at, chain_depth=ctx.event.chain_depth, conn=conn
@@ -343,6 +370,7 @@ class StepEngine:
             state,
             totals,
             started,
+            wait=False,  # written by the caller's commit
             status="failed" if final else "retrying",
             error_details=error,
             completed_at=utcnow() if final else None,
@@ -368,12 +396,14 @@ class StepEngine:
         state: dict[str, Any],
         totals: dict[str, int],
         started: float,
+        *,
+        wait: bool = True,
         **values: Any,
     ) -> None:
-        async with self.db.transaction() as conn:
-            await update_execution(
-                conn, execution.id, **self._progress(state, totals, started), **values
-            )
+        """Record progress: now, or with `wait=False` at the execution's next write."""
+        await self.journal.update(
+            execution.id, wait=wait, **self._progress(state, totals, started), **values
+        )
 
 
 def _describe_validation(exc: ValidationError) -> str:

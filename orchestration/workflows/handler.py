@@ -14,22 +14,20 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from orchestration.events.publish import MAX_CHAIN_DEPTH
-from orchestration.executions import (
-    ExecutionRecord,
-    find_execution,
-    insert_execution,
-    load_execution,
-)
+from orchestration.execution_journal import ExecutionJournal
+from orchestration.executions import ExecutionRecord, load_execution
 from orchestration.platforms.http_audit import outbound_caller
 from orchestration.queue.types import ClaimedEvent, HandlerOutcome, OutcomeKind
 from orchestration.workflows.actions.base import FollowUpPublisher
 from orchestration.workflows.definition import RetryPolicy
+from orchestration.workflows.definition_cache import DefinitionCache
 from orchestration.workflows.engine import RunResult, StepEngine
 from orchestration.workflows.matching import match_event
 from orchestration.workflows.publishing import RESUME_EVENT_TYPE, QueuePublisher
@@ -111,56 +109,58 @@ class WorkflowEventHandler:
         router: Router = internal_routing,
         dispatch: PlatformDispatch | None = None,
         max_chain_depth: int = MAX_CHAIN_DEPTH,
+        journal: ExecutionJournal | None = None,
+        definitions: DefinitionCache | None = None,
     ) -> None:
         """`dispatch` routes each new run to its platform (n8n, Make, internal) with
-        failover; without it every execution runs on the internal engine."""
+        failover; without it every execution runs on the internal engine. Give `dispatch`
+        the same `journal`: the executions' writes are grouped per journal."""
         self.db = db
         self.router = router
         self.dispatch = dispatch
+        self.journal = journal or ExecutionJournal(db)
+        self.definitions = definitions or DefinitionCache(db)
         self.engine = StepEngine(
             db,
             services or Services(),
             publisher or QueuePublisher(db),
             max_chain_depth=max_chain_depth,
+            journal=self.journal,
         )
 
     async def __call__(self, event: ClaimedEvent) -> HandlerOutcome:
         if event.event_type == RESUME_EVENT_TYPE:
             return await self._resume(event)
-        async with self.db.engine.connect() as conn:
-            match = await match_event(conn, event)
+        active = await self.definitions.active(event.tenant_id, event.created_at)
+        match = match_event(active, event)
         ran = [await self._run(stored, event) for stored in match.matched]
         refused = [{"workflow": name, "reason": reason} for name, reason in match.refused]
         return self._outcome(event, ran, refused)
 
     async def _run(self, stored: StoredDefinition, event: ClaimedEvent) -> _Ran:
         definition = stored.definition
-        async with self.db.transaction() as conn:
-            execution = await find_execution(conn, event.id, stored.id)
-            if execution is None:
-                execution = await insert_execution(
-                    conn,
-                    workflow_definition_id=stored.id,
-                    tenant_id=stored.tenant_id,
-                    trigger_event_id=event.id,
-                    execution_platform="internal",
-                    customer_id=_uuid_or_none(event.customer_id),
-                    status="running",
-                    started_at=utcnow(),
-                    workflow_version=stored.version,
-                    routing=self.router(stored),
-                    retry_count=0,
-                    external_api_calls=0,
-                    step_state={
-                        "workflow_name": definition.name,
-                        "workflow_id": str(stored.id),
-                        "plan": [s.model_dump(mode="json") for s in definition.steps],
-                        "error_handling": definition.error_handling.model_dump(mode="json"),
-                        "retry_policy": definition.retry_policy.model_dump(mode="json"),
-                        "event": _snapshot(event),
-                        "steps": {},
-                    },
-                )
+        execution = await self.journal.find(event.id, stored.id)
+        if execution is None:
+            execution = self.journal.start(
+                workflow_definition_id=stored.id,
+                tenant_id=stored.tenant_id,
+                trigger_event_id=event.id,
+                execution_platform="internal",
+                customer_id=_uuid_or_none(event.customer_id),
+                status="running",
+                started_at=utcnow(),
+                workflow_version=stored.version,
+                routing=self.router(stored),
+                retry_count=0,
+                external_api_calls=0,
+                step_state={
+                    "workflow_name": definition.name,
+                    "workflow_id": str(stored.id),
+                    **stored.run_plan,
+                    "event": _snapshot(event),
+                    "steps": {},
+                },
+            )
         policy = definition.retry_policy
         if execution.status == "completed":
             result = RunResult("completed")
@@ -172,13 +172,25 @@ class WorkflowEventHandler:
 
             # Platform calls made by this run (steps or routing) are audited as the workflow's.
             with outbound_caller(f"workflow:{definition.name}", execution_id=str(execution.id)):
-                if self.dispatch is None:
-                    result = await run_internal()
-                else:
-                    result = await self.dispatch(
-                        stored, event, execution, run_internal, last_attempt=last
-                    )
+                async with self._committed(execution.id):
+                    if self.dispatch is None:
+                        result = await run_internal()
+                    else:
+                        result = await self.dispatch(
+                            stored, event, execution, run_internal, last_attempt=last
+                        )
         return _Ran(definition.name, execution.id, execution.workflow_version, result, policy)
+
+    @asynccontextmanager
+    async def _committed(self, execution_id: uuid.UUID) -> AsyncGenerator[None]:
+        """The execution's pending values are written before the queue hears the outcome;
+        a run cut short writes none (its redelivery starts again)."""
+        try:
+            yield
+        except BaseException:
+            self.journal.discard(execution_id)
+            raise
+        await self.journal.commit(execution_id)
 
     async def _resume(self, event: ClaimedEvent) -> HandlerOutcome:
         raw_id, step = event.event_data.get("execution_id"), event.event_data.get("step")
@@ -198,9 +210,10 @@ class WorkflowEventHandler:
             last = event.is_last_attempt or event.attempts >= policy.max_attempts
             actor = f"workflow:{execution.workflow_name or execution.id}"
             with outbound_caller(actor, execution_id=str(execution.id)):
-                result = await self.engine.run(
-                    execution, original, resumed_step=str(step), last_attempt=last
-                )
+                async with self._committed(execution.id):
+                    result = await self.engine.run(
+                        execution, original, resumed_step=str(step), last_attempt=last
+                    )
         ran = _Ran(
             execution.workflow_name or "", execution.id, execution.workflow_version, result, policy
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,19 +32,20 @@ class Match:
     refused: list[tuple[str, str]]
 
 
-async def match_event(conn: AsyncConnection, event: ClaimedEvent) -> Match:
+def match_event(active: list[StoredDefinition], event: ClaimedEvent) -> Match:
+    """Which of the tenant's `active` definitions `event` starts."""
     if event.workflow_triggers:
         wanted = set(event.workflow_triggers)
-        found = await load_active_definitions(conn, event.tenant_id)
-        return Match([d for d in found if d.name in wanted or str(d.id) in wanted], [])
-    candidates = await load_active_definitions(conn, event.tenant_id, trigger_type="event")
-    scope = build_scope(event, {})
+        return Match([d for d in active if d.name in wanted or str(d.id) in wanted], [])
+    scope: dict[str, Any] | None = None
     matched: list[StoredDefinition] = []
     refused: list[tuple[str, str]] = []
-    for stored in candidates:
+    for stored in active:
         trigger = stored.definition.trigger
-        if trigger.event_type != event.event_type:
+        if trigger.type != "event" or trigger.event_type != event.event_type:
             continue
+        if scope is None:
+            scope = build_scope(event, {})
         if trigger.condition is not None:
             try:
                 if not parse_condition(trigger.condition).evaluate(scope):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +26,7 @@ from shared.errors import NotFoundError
 __all__ = [
     "SaveResult",
     "StoredDefinition",
+    "changes_seen",
     "definition_from_row",
     "delete_definition",
     "get_definition",
@@ -36,6 +38,19 @@ __all__ = [
 ]
 
 _t = workflow_definitions
+
+_changes = 0  # definitions saved, toggled or deleted by this process
+
+
+def changes_seen() -> int:
+    """How many definition changes this process has committed: a cache of definitions
+    loaded at another count is out of date (orchestration.workflows.definition_cache)."""
+    return _changes
+
+
+def _changed() -> None:
+    global _changes
+    _changes += 1
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,18 @@ class StoredDefinition:
     @property
     def name(self) -> str:
         return self.definition.name
+
+    @cached_property
+    def run_plan(self) -> dict[str, Any]:
+        """What an execution records of its definition when it starts (its steps, error
+        handling and retry policy, as JSON), made once per loaded definition. Shared: copy
+        before changing it."""
+        definition = self.definition
+        return {
+            "plan": [step.model_dump(mode="json") for step in definition.steps],
+            "error_handling": definition.error_handling.model_dump(mode="json"),
+            "retry_policy": definition.retry_policy.model_dump(mode="json"),
+        }
 
 
 @dataclass(frozen=True)
@@ -180,7 +207,9 @@ async def save_definition(
         if changed:
             await _audit(conn, tenant_id, actor, "workflow.save", definition.name, version)
         row = (await conn.execute(sa.select(_t).where(_t.c.id == new_id))).mappings().one()
-        return SaveResult(definition_from_row(row), created=created, changed=changed)
+    if changed:
+        _changed()
+    return SaveResult(definition_from_row(row), created=created, changed=changed)
 
 
 async def save_document(
@@ -246,8 +275,9 @@ async def set_active(
         action = "workflow.activate" if active else "workflow.deactivate"
         await _audit(conn, tenant_id, actor, action, found.name, found.version + 1)
         refreshed = await _find(conn, tenant_id, str(found.id))
-        assert refreshed is not None
-        return refreshed
+    _changed()
+    assert refreshed is not None
+    return refreshed
 
 
 async def delete_definition(
@@ -260,6 +290,7 @@ async def delete_definition(
             raise NotFoundError(f"no workflow '{name_or_id}' in this tenant")
         await conn.execute(sa.delete(_t).where(_t.c.id == found.id))
         await _audit(conn, tenant_id, actor, "workflow.delete", found.name, found.version)
+    _changed()
 
 
 async def _audit(

@@ -21,6 +21,7 @@ from servers.cli.local_mcp import local_mcp_servers
 from shared.config import get_settings
 from shared.db.database import Database
 from shared.errors import ConfigError
+from shared.gc_tuning import freeze_startup_objects
 
 __all__ = ["DEFAULT_HANDLER", "load_handler", "worker_command"]
 
@@ -102,6 +103,7 @@ def worker_command(
             # runtime (benchmarks, tests); by default events run through it.
             chosen = load_handler(handler, db) if handler else runtime.handler
             worker = create_worker(db, chosen, config=config)
+            freeze_startup_objects()
             log.info("worker %s started (concurrency %d)", worker.worker_id, config.concurrency)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_stop_on_signals, worker, tg.cancel_scope)

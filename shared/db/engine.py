@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+import pydantic_core
 from sqlalchemy import Connection, event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -22,6 +23,20 @@ __all__ = [
 ]
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def _to_json(value: Any) -> str:
+    # JSON columns through pydantic-core's serializer rather than json.dumps: several times
+    # faster, and the worker writes a JSON step_state with every checkpoint. It also writes
+    # datetimes, UUIDs and Decimals (as strings) where json.dumps would raise.
+    return pydantic_core.to_json(value).decode()
+
+
+def _from_json(text: str | bytes) -> Any:
+    return pydantic_core.from_json(text)
+
+
+_JSON_CODECS = {"json_serializer": _to_json, "json_deserializer": _from_json}
 
 
 def configure_sqlite_connection(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -48,14 +63,14 @@ def create_engine(target: DatabaseTarget, **engine_kwargs: Any) -> AsyncEngine:
     if target.is_sqlite:
         assert target.sqlite_path is not None
         target.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(target.async_url, **engine_kwargs)
+        engine = create_async_engine(target.async_url, **{**_JSON_CODECS, **engine_kwargs})
         event.listen(engine.sync_engine, "connect", configure_sqlite_connection)
         event.listen(engine.sync_engine, "begin", begin_sqlite)
         return engine
     engine_kwargs.setdefault("pool_pre_ping", True)
     engine_kwargs.setdefault("pool_size", 10)
     engine_kwargs.setdefault("connect_args", {"timeout": 10})
-    return create_async_engine(target.async_url, **engine_kwargs)
+    return create_async_engine(target.async_url, **{**_JSON_CODECS, **engine_kwargs})
 
 
 def engine_for_url(raw_url: str, **engine_kwargs: Any) -> AsyncEngine:

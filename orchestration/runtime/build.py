@@ -44,6 +44,7 @@ from orchestration.runtime.platform_runs import PlatformCallbackHandler, run_pla
 from orchestration.runtime.routing import PlatformDispatcher, pending_routing
 from orchestration.runtime.tenancy import TenantScopedHandler
 from orchestration.runtime.tools import TenantApify, TenantClickUp, WorkerTools
+from orchestration.workflows.definition_cache import DefinitionCache
 from orchestration.workflows.handler import WorkflowEventHandler
 from orchestration.workflows.schedules import run_schedule_loop
 from orchestration.workflows.services import EmailFinder, Services
@@ -71,6 +72,13 @@ class RuntimeConfig(BaseSettings):
     run_health_monitor: bool = Field(default=True, description="Check platforms' health")
     tools_cache_s: float = Field(
         default=30.0, ge=0, description="How long a tenant's tool configuration is reused"
+    )
+    definitions_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="Longest a tenant's active workflow definitions are reused for matching "
+        "(an event published after they were read, or a change made by this process, reads "
+        "them again at once)",
     )
     email_finder_url: str | None = Field(
         default=None, description="Email-discovery endpoint (e.g. Anymail Finder person search)"
@@ -241,6 +249,7 @@ async def open_worker_runtime(
             router=pending_routing,
             dispatch=PlatformDispatcher(db, tools, journal),
             journal=journal,
+            definitions=DefinitionCache(db, max_age_s=config.definitions_cache_s),
             **dict(handler_options or {}),
         )
         yield WorkerRuntime(

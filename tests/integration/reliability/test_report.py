@@ -26,8 +26,12 @@ def test_figures_round_trip_through_json_with_their_verdicts(tmp_path: Path) -> 
 
 def test_printed_pipeline_figures_are_parsed_with_targets_and_baselines() -> None:
     printed = """throughput (drain N queued events; events/s)
-  1 worker(s): switchboard     2100   pgqueuer     1500   ratio  1.40
-  2 worker(s): switchboard     2500   pgqueuer     2600   ratio  0.96
+  1 worker(s): pgqueuer     1500
+    whole pipeline (one-step workflow)       2100   ratio  1.40
+    queue alone (no-op handler)              3000   ratio  2.00
+  2 worker(s): pgqueuer     2600
+    whole pipeline (one-step workflow)       2500   ratio  0.96
+    queue alone (no-op handler)              2700   ratio  1.04
 latency publish -> handler start, critical events (ms)
   idle worker (50/s): from publish() p50   3.10 p99  12.50 | from commit p50 1.0 p99 2.0
   sustained (990/s achieved of 1000/s, 2 publisher processes): from publish() p50 4.00 \
@@ -37,9 +41,11 @@ tenant: 12.3 ms (burst drained in 4.0 s)
 """
     figures = {f.name: f for f in read_pipeline(printed)}
 
-    one, two = (figures[f"queue throughput vs pgqueuer, {n} worker(s)"] for n in (1, 2))
+    one, two = (figures[f"whole pipeline throughput vs pgqueuer, {n} worker(s)"] for n in (1, 2))
     assert (one.value, one.met, two.met) == (1.4, True, False)
     assert one.baseline is not None and "pgqueuer 1500" in one.baseline
+    alone = figures["queue alone throughput vs pgqueuer, 2 worker(s)"]
+    assert (alone.value, alone.target) == (1.04, None)
     idle = figures["critical publish-to-dispatch p99, idle (50/s)"]
     assert idle.met is False and idle.baseline == "p50 3.10 ms; from commit p99 2.0 ms"
     assert figures["critical publish-to-dispatch p99, sustained (990/s)"].value == 40.0

@@ -7,9 +7,10 @@ from typing import Any
 
 import pydantic_core
 from sqlalchemy import Connection, event
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util.concurrency import await_
 
 from shared.db.url import DatabaseTarget, parse_database_url
 from shared.errors import DatabaseUnavailableError
@@ -67,10 +68,24 @@ def create_engine(target: DatabaseTarget, **engine_kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", configure_sqlite_connection)
         event.listen(engine.sync_engine, "begin", begin_sqlite)
         return engine
-    engine_kwargs.setdefault("pool_pre_ping", True)
     engine_kwargs.setdefault("pool_size", 10)
     engine_kwargs.setdefault("connect_args", {"timeout": 10})
-    return create_async_engine(target.async_url, **{**_JSON_CODECS, **engine_kwargs})
+    engine = create_async_engine(target.async_url, **{**_JSON_CODECS, **engine_kwargs})
+    if not engine_kwargs.get("pool_pre_ping"):
+        event.listen(engine.sync_engine, "checkout", _ping_postgres)
+    return engine
+
+
+def _ping_postgres(dbapi_connection: Any, _record: ConnectionPoolEntry, _proxy: Any) -> None:
+    """Pessimistic disconnect handling in one round trip (the checkout-event recipe of
+    SQLAlchemy's pooling docs): a connection the server dropped (a restart, a failover, an
+    idle timeout) is replaced before anyone uses it. `pool_pre_ping` does the same, but the
+    asyncpg dialect wraps its ping in BEGIN and ROLLBACK (for pgbouncer's transaction mode),
+    three round trips on every checkout of every statement's connection."""
+    try:
+        await_(dbapi_connection._connection.fetchrow(";"))
+    except Exception as exc:
+        raise DisconnectionError() from exc
 
 
 def engine_for_url(raw_url: str, **engine_kwargs: Any) -> AsyncEngine:

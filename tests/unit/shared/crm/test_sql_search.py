@@ -15,6 +15,7 @@ from sqlalchemy import event
 from shared.crm import sql as sql_module
 from shared.crm.models import LifecycleStage, ProspectSearch
 from shared.crm.sql import SqlCrmRepository
+from shared.crm.sqlite_reads import sqlite_reader
 from shared.db.database import Database
 from tests.contract.crm.builders import CrmBuilder
 
@@ -33,17 +34,22 @@ async def dentists(db: Database, count: int, city: str = "Austin") -> uuid.UUID:
 
 @contextmanager
 def statements(db: Database) -> Iterator[list[tuple[str, Any]]]:
-    """The SQL (and driver parameters) sent while the block runs."""
+    """The SQL (and driver parameters) sent while the block runs, through the Database's
+    engine or the engines that read on the event loop or in a thread (sqlite_reads)."""
     sent: list[tuple[str, Any]] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         sent.append((statement, parameters))
 
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    reader = sqlite_reader(db)
+    engines = (db.engine.sync_engine, reader.inline_engine, reader.thread_engine)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield sent
     finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 async def test_total_is_exact_up_to_the_cap_and_a_lower_bound_beyond_it(
@@ -75,6 +81,7 @@ async def test_a_page_holding_every_match_needs_no_count_query(sqlite_db: Databa
     with statements(sqlite_db) as sent:
         page = await repo.search_accounts(ProspectSearch(industry=["dentist"]))
     assert page.total == 3 and not page.total_at_least
+    assert any("FROM accounts" in sql for sql, _ in sent)  # the page was seen being read
     assert not any("count(" in sql.lower() for sql, _ in sent)
 
 

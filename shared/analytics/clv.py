@@ -21,7 +21,7 @@ import numpy.typing as npt
 from pydantic import Field
 
 from shared.analytics._scientific import FloatArray, hyp2f1
-from shared.analytics.ltv import BgNbdFit, GammaGammaFit, LtvModels
+from shared.analytics.ltv import LOG_PARAM_LIMIT, BgNbdFit, GammaGammaFit, LtvModels
 from shared.analytics.models import AnalysisResult
 from shared.analytics.purchase_summary import CustomerSummary, TransactionSummary
 from shared.errors import ValidationFailedError
@@ -151,13 +151,14 @@ def customer_lifetime_value(
     point = _clv(bg, gg, arrays, horizon, period, discount)
     bg_draws = bg.draw_log_params(draws, seed)
     gg_draws = gg.draw_log_params(draws, seed + 1)
-    simulated = np.array(
-        [
-            _clv(bg_draws[i], gg_draws[i], arrays, horizon, period, discount)
-            for i in range(draws)
-            if np.exp(gg_draws[i][1]) > 1.0  # q <= 1 has no finite mean spend
-        ]
-    )
+    with np.errstate(all="ignore"):  # a usable draw can still be extreme for one customer
+        simulated = np.array(
+            [
+                _clv(bg_draws[i], gg_draws[i], arrays, horizon, period, discount)
+                for i in range(draws)
+                if _usable(bg_draws[i], gg_draws[i])
+            ]
+        )
     if simulated.size == 0:
         return point, point.copy(), point.copy()  # no usable draw: no interval to report
     tail = (1.0 - interval) / 2.0 * 100.0
@@ -169,6 +170,15 @@ def customer_lifetime_value(
     low = np.where(np.isnan(low), point, low)
     high = np.where(np.isnan(high), point, high)
     return point, np.minimum(low, point), np.maximum(high, point)
+
+
+def _usable(bg_draw: FloatArray, gg_draw: FloatArray) -> bool:
+    """A draw worth simulating: every parameter inside the fit's own bounds (a poorly
+    identified fit has a huge variance in some direction, and its far draws overflow), and
+    q > 1 (q <= 1 has no finite mean spend)."""
+    if np.abs(bg_draw).max() > LOG_PARAM_LIMIT or np.abs(gg_draw).max() > LOG_PARAM_LIMIT:
+        return False
+    return bool(np.exp(gg_draw[1]) > 1.0)
 
 
 class LifetimeValuePrediction(AnalysisResult):

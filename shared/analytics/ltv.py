@@ -29,6 +29,7 @@ __all__ = [
     "fit_bg_nbd",
     "fit_gamma_gamma",
     "fit_ltv_models",
+    "nearest_covariance",
 ]
 
 ArrayLike = npt.ArrayLike
@@ -52,8 +53,22 @@ class _Fit(BaseModel):
     def draw_log_params(self, draws: int, seed: int) -> FloatArray:
         """Parameter draws (log scale) from the asymptotic normal of the MLE."""
         rng = np.random.default_rng(seed)
-        cov = np.asarray(self.covariance_log_params, dtype=np.float64)
+        cov = nearest_covariance(np.asarray(self.covariance_log_params, dtype=np.float64))
         return rng.multivariate_normal(self._log_params(), cov, size=draws, method="eigh")
+
+
+def nearest_covariance(matrix: FloatArray) -> FloatArray:
+    """The nearest symmetric positive-semidefinite matrix (Frobenius norm): negative
+    eigenvalues clipped to zero. The optimiser's inverse-Hessian estimate can be slightly
+    indefinite when a parameter is poorly identified (few repeat buyers, a young history);
+    sampling from it as it is would make numpy warn and take absolute eigenvalues, which
+    invents variance in the wrong directions."""
+    symmetric = (matrix + matrix.T) / 2
+    values, vectors = np.linalg.eigh(symmetric)
+    if values.min() >= 0:
+        return symmetric
+    clipped: FloatArray = (vectors * np.clip(values, 0.0, None)) @ vectors.T
+    return (clipped + clipped.T) / 2
 
 
 class BgNbdFit(_Fit):

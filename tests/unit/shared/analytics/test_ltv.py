@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import math
+import warnings
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -33,6 +34,7 @@ from shared.analytics.ltv import (
     fit_bg_nbd,
     fit_gamma_gamma,
     fit_ltv_models,
+    nearest_covariance,
 )
 from shared.analytics.models import Transaction
 from shared.analytics.purchase_summary import (
@@ -203,3 +205,31 @@ def test_homogeneous_buyers_give_a_bounded_fit_and_finite_predictions() -> None:
     expected = conditional_expected_purchases(fit, 52.0, frequency, recency, T)
     assert np.all(np.isfinite(expected))
     assert max(fit.r, fit.alpha) <= math.exp(LOG_PARAM_LIMIT) * 1.001
+
+
+def test_an_indefinite_covariance_is_replaced_by_the_nearest_semidefinite_one() -> None:
+    indefinite = np.array([[1.0, 2.0], [2.0, 1.0]])  # eigenvalues 3 and -1
+    fixed = nearest_covariance(indefinite)
+    assert np.linalg.eigvalsh(fixed).min() >= -1e-12
+    assert np.allclose(fixed, [[1.5, 1.5], [1.5, 1.5]])
+    already = np.array([[2.0, 0.5], [0.5, 1.0]])
+    assert np.array_equal(nearest_covariance(already), already)
+
+
+def test_a_poorly_identified_fit_still_gives_a_finite_interval_without_warnings() -> None:
+    s = summary_from_raw_log()
+    models = fit_ltv_models(s)
+    # A covariance as an optimiser leaves it on thin data: indefinite, one huge direction.
+    wild = [
+        [400.0, 0.0, 0.0, 0.0],
+        [0.0, -1.0, 0.0, 0.0],
+        [0.0, 0.0, 1.0, 0.0],
+        [0.0, 0.0, 0.0, 1.0],
+    ]
+    bg = models.bg_nbd.model_copy(update={"covariance_log_params": wild})
+    shaky = models.model_copy(update={"bg_nbd": bg})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        prediction = predict_customer_lifetime_value(shaky, s.row("1"), horizon_weeks=52)
+    assert math.isfinite(prediction.clv_low) and math.isfinite(prediction.clv_high)
+    assert prediction.clv_low <= prediction.clv <= prediction.clv_high

@@ -10,6 +10,7 @@ import typer
 
 from servers.cli.common import open_database, run
 from shared.config import CrmSource, Settings, get_settings
+from shared.gc_tuning import freeze_startup_objects
 from shared.tenants import resolve_tenant
 
 if TYPE_CHECKING:  # the SDK loads only when a server runs
@@ -70,7 +71,9 @@ def _serve(
 ) -> None:
     settings = _effective_settings(tenant, read_only)
     _check_ready(settings)
-    build(settings).run("stdio")
+    server = build(settings)
+    freeze_startup_objects()  # a long-lived process: see shared/gc_tuning.py
+    server.run("stdio")
 
 
 @app.command("crm")

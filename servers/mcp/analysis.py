@@ -17,6 +17,7 @@ from mcp.server.mcpserver.tools import Tool
 
 from servers.mcp.analysis_tools import ANALYSIS_TOOLS
 from servers.mcp.common.roles import ToolVisibilityMiddleware
+from servers.mcp.common.server import SwitchboardServer
 from servers.mcp.common.state import AppState, borrowed, lifespan_from, open_local_state
 from servers.mcp.common.tools import access_map, build_tools
 from shared.config import Settings, get_settings
@@ -54,7 +55,7 @@ def build_analysis_server(
     else:
         provide = partial(open_local_state, settings or get_settings())
     tools = _analysis_tools()
-    return MCPServer(
+    return SwitchboardServer(
         SERVER_NAME,
         title="Switchboard Analysis",
         version=VERSION,

@@ -16,6 +16,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools import Tool
 
 from servers.mcp.common.roles import ToolVisibilityMiddleware
+from servers.mcp.common.server import SwitchboardServer
 from servers.mcp.common.state import AppState, borrowed, lifespan_from, open_local_state
 from servers.mcp.common.tools import access_map, build_tools
 from servers.mcp.crm_prompts import register_prompts
@@ -58,7 +59,7 @@ def build_crm_server(
     else:
         provide = partial(open_local_state, settings or get_settings())
     tools = _crm_tools()
-    server: MCPServer[AppState] = MCPServer(
+    server: MCPServer[AppState] = SwitchboardServer(
         SERVER_NAME,
         title="Switchboard CRM",
         version=VERSION,

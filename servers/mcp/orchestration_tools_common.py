@@ -12,13 +12,14 @@ from typing import Any
 
 import httpx
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
-from mcp.server.mcpserver import Context, Elicit, MCPServer
+from mcp.server.mcpserver import Context, Elicit
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from orchestration.platforms.resilience import DEFAULT_REGISTRY, ResilienceRegistry
 from servers.mcp.common.caller import CallerContext
 from servers.mcp.common.errors import tool_errors
+from servers.mcp.common.server import SwitchboardServer
 from servers.mcp.common.state import AppState
 from servers.mcp.common.tools import app_state, current_caller
 from shared.crypto import CredentialCipher, cipher_from_settings
@@ -50,7 +51,7 @@ class PlatformAccess:
     collection_deadline_s: float = 3600.0
 
 
-class OrchestrationServer(MCPServer[AppState]):
+class OrchestrationServer(SwitchboardServer):
     """An MCPServer that carries its PlatformAccess, so tools find it through the context."""
 
     platforms: PlatformAccess = PlatformAccess()

@@ -4,7 +4,8 @@
 schema does not name are refused (so a model cannot smuggle in, say, a `tenant_id`), the
 caller's role and read-only mode are enforced, and argument validation errors are rewritten
 into one readable line per problem. The caller it resolved is available to the tool body
-through `current_caller()`.
+through `current_caller()`. Its result is converted for the wire by `results.tool_result`
+(one serialization, where the SDK's conversion validates again and serializes twice).
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ from typing import Any, cast
 
 import anyio
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
+from mcp.shared.exceptions import MCPError
 from mcp.types import ToolAnnotations
 from pydantic import ValidationError
 
 from servers.mcp.common.caller import CallerContext
 from servers.mcp.common.errors import describe_validation_error
 from servers.mcp.common.fence import FENCE_NOTICE
+from servers.mcp.common.results import tool_result
 from servers.mcp.common.roles import ToolAccess, is_allowed, refusal
 from servers.mcp.common.schema import simplify_schema
 from servers.mcp.common.state import AppState
@@ -114,7 +117,9 @@ class GuardedTool(Tool):
             )
         token = _caller.set(caller)
         try:
-            result = await super().run(arguments, context, convert_result)
+            result = await super().run(arguments, context, convert_result=False)
+            if convert_result:
+                result = self._converted(result)
             outcome = "ok"
             return result
         except ToolError as exc:
@@ -125,6 +130,14 @@ class GuardedTool(Tool):
         finally:
             _caller.reset(token)
             await self._audit(state, caller, arguments, outcome, started)
+
+    def _converted(self, result: Any) -> Any:
+        try:
+            return tool_result(self.fn_metadata, result)
+        except MCPError:
+            raise
+        except Exception as exc:  # as the SDK does: a result it cannot convert is a crash
+            raise UnexpectedToolError(f"Error executing tool {self.name}") from exc
 
     async def _audit(
         self,

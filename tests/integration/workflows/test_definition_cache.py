@@ -38,13 +38,19 @@ async def _deactivate_behind_our_back(db: Database, name: str) -> None:
         )
 
 
-async def test_events_published_before_the_read_share_it(
-    db: Database, tenant_id: uuid.UUID
-) -> None:
+async def _read_then_changed_elsewhere(db: Database, tenant_id: uuid.UUID) -> DefinitionCache:
+    """A cache that read {first}, which another process then deactivated."""
     await save_definition(db, tenant_id, ONE_STEP.format(name="first"))
     cache = DefinitionCache(db)
     assert await _names(cache, tenant_id, -1) == {"first"}
     await _deactivate_behind_our_back(db, "first")
+    return cache
+
+
+async def test_events_published_before_the_read_share_it(
+    db: Database, tenant_id: uuid.UUID
+) -> None:
+    cache = await _read_then_changed_elsewhere(db, tenant_id)
     # Published before the cache was read: the change could not have been seen by them.
     assert await _names(cache, tenant_id, -1) == {"first"}
 
@@ -52,10 +58,7 @@ async def test_events_published_before_the_read_share_it(
 async def test_an_event_published_after_the_read_sees_another_process_change(
     db: Database, tenant_id: uuid.UUID
 ) -> None:
-    await save_definition(db, tenant_id, ONE_STEP.format(name="first"))
-    cache = DefinitionCache(db)
-    assert await _names(cache, tenant_id, -1) == {"first"}
-    await _deactivate_behind_our_back(db, "first")
+    cache = await _read_then_changed_elsewhere(db, tenant_id)
     assert await _names(cache, tenant_id, +1) == set()
 
 

@@ -191,25 +191,9 @@ def _update_params(execution_id: uuid.UUID, values: dict[str, Any]) -> dict[str,
 
 
 def _record_of(values: dict[str, Any]) -> ExecutionRecord:
-    state: dict[str, Any] = values.get("step_state") or {}
-    return ExecutionRecord(
-        id=values["id"],
-        tenant_id=values["tenant_id"],
-        workflow_definition_id=values.get("workflow_definition_id"),
-        workflow_name=state.get("workflow_name"),
-        workflow_version=values.get("workflow_version"),
-        trigger_event_id=values.get("trigger_event_id"),
-        execution_platform=values.get("execution_platform"),
-        status=values.get("status") or "running",
-        started_at=values.get("started_at"),
-        completed_at=values.get("completed_at"),
-        execution_result=values.get("execution_result"),
-        error_details=values.get("error_details"),
-        retry_count=values.get("retry_count") or 0,
-        execution_time_ms=values.get("execution_time_ms"),
-        memory_usage_mb=values.get("memory_usage_mb"),
-        external_api_calls=values.get("external_api_calls") or 0,
-        routing=values.get("routing"),
-        step_state=state,
-        resume_at=values.get("resume_at"),
-    )
+    """The record of a row not yet written: unset columns read as NULL, the workflow's name
+    from its step_state (as for a row whose definition is gone)."""
+    return record_from_row({**_NULL_ROW, **values})
+
+
+_NULL_ROW: dict[str, Any] = {column.name: None for column in _x.c} | {"workflow_name": None}

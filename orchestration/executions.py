@@ -10,6 +10,7 @@ each finished step's output.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -107,7 +108,7 @@ def _saved_name(state: Any) -> str | None:
     return None
 
 
-def record_from_row(row: sa.RowMapping) -> ExecutionRecord:
+def record_from_row(row: Mapping[Any, Any]) -> ExecutionRecord:
     return ExecutionRecord(
         id=row["id"],
         tenant_id=row["tenant_id"],

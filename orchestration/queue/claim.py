@@ -21,6 +21,16 @@ __all__ = ["claim_postgres", "claim_sqlite"]
 
 _RETURNED = ", ".join(f"q.{c.name}" for c in event_queue.c)
 
+
+def _has_executions_sql(event_id: str) -> str:
+    """Whether a workflow execution already names the event as its trigger (a redelivery,
+    a replay, a release after a run began): one index probe in the claim saves the workflow
+    handler a round trip to look for one on every first delivery."""
+    return f"EXISTS (SELECT 1 FROM workflow_executions x WHERE x.trigger_event_id = {event_id})"
+
+
+_has_executions = sa.column("has_executions", sa.Boolean)
+
 # Postgres: list the tenants with pending work by skipping through the claim index
 # (a loose index scan: one probe per tenant, not a scan of a burst), lock each tenant's
 # best `per_tenant` due rows with SKIP LOCKED so concurrent workers take disjoint rows,
@@ -65,13 +75,13 @@ UPDATE event_queue q
        heartbeat_at = :now, worker_id = :worker, updated_at = :now
   FROM picked
  WHERE q.id = picked.id
-RETURNING {_RETURNED}
+RETURNING {_RETURNED}, {_has_executions_sql("q.id")} AS has_executions
 """
 
 _claim_postgres_stmt = (
     sa.text(CLAIM_POSTGRES)
     .bindparams(sa.bindparam("now", type_=UtcDateTime()))
-    .columns(*event_queue.c)
+    .columns(*event_queue.c, _has_executions)
 )
 
 
@@ -119,6 +129,13 @@ async def claim_sqlite(
         sa.update(event_queue)
         .where(q.id.in_(picked.scalar_subquery()))
         .values(values)
-        .returning(*event_queue.c)
+        .returning(
+            *event_queue.c,
+            # Spelled out: SQLite's RETURNING names columns unqualified, which inside the
+            # subquery would mean workflow_executions.id.
+            sa.literal_column(_has_executions_sql("event_queue.id"), sa.Boolean).label(
+                "has_executions"
+            ),
+        )
     )
     return list((await conn.execute(stmt)).mappings())

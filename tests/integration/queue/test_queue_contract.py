@@ -9,6 +9,7 @@ import pytest
 
 from orchestration.events.models import CustomerEvent, EventPriority
 from orchestration.events.publish import publish
+from orchestration.executions import insert_execution
 from orchestration.queue.sql_store import SqlQueueStore
 from orchestration.queue.store import ReplayFilter, Settlement
 from orchestration.queue.types import ClaimedEvent, HandlerOutcome, OutcomeKind
@@ -235,6 +236,23 @@ async def test_release_hands_event_back_without_counting_the_attempt(
     assert await store.release("w1", [event.id]) == 1
     again = await _claim_one(store, "w2")
     assert again.attempts == 1
+
+
+async def test_claim_says_whether_the_event_already_triggered_an_execution(
+    any_db: Database, tenant: Tenant, store: SqlQueueStore
+) -> None:
+    # A first delivery has no execution to resume; after a run began and the event was
+    # handed back (or replayed), the redelivery must say so, or the handler starts over.
+    await _publish(any_db, tenant)
+    first = await _claim_one(store)
+    assert first.has_executions is False
+    async with any_db.transaction() as conn:
+        await insert_execution(
+            conn, tenant_id=tenant.id, trigger_event_id=first.id, status="running"
+        )
+    assert await store.release("w1", [first.id]) == 1
+    again = await _claim_one(store, "w2")
+    assert (again.id, again.has_executions) == (first.id, True)
 
 
 async def test_burst_of_one_tenant_does_not_delay_another_tenants_critical_event(

@@ -22,14 +22,14 @@ __all__ = ["claim_postgres", "claim_sqlite"]
 _RETURNED = ", ".join(f"q.{c.name}" for c in event_queue.c)
 
 
-def _has_executions_sql(event_id: str) -> str:
-    """Whether a workflow execution already names the event as its trigger (a redelivery,
-    a replay, a release after a run began): one index probe in the claim saves the workflow
-    handler a round trip to look for one on every first delivery."""
-    return f"EXISTS (SELECT 1 FROM workflow_executions x WHERE x.trigger_event_id = {event_id})"
-
-
-_has_executions = sa.column("has_executions", sa.Boolean)
+# Both claims also say whether a workflow execution may already name the event as its
+# trigger (a redelivery, a replay, a release after a run began), so that on a first
+# delivery the workflow handler skips a round trip looking for one. Postgres answers from
+# the row itself: an event never claimed before (last_attempt was NULL) cannot have one.
+# A lookup in the claim would be planned against the executions table's statistics, which
+# are stale (a plan that scans the table) while a new table grows. SQLite, one worker and
+# no cached plans, probes the trigger_event_id index.
+_may_have_executions = sa.column("may_have_executions", sa.Boolean)
 
 # Postgres: list the tenants with pending work by skipping through the claim index
 # (a loose index scan: one probe per tenant, not a scan of a burst), lock each tenant's
@@ -47,10 +47,10 @@ WITH RECURSIVE due_tenants(tenant_id) AS (
      WHERE d.tenant_id IS NOT NULL
 ),
 candidates AS (
-    SELECT c.id, c.tenant_id, c.priority, c.scheduled_for
+    SELECT c.id, c.tenant_id, c.priority, c.scheduled_for, c.last_attempt
       FROM due_tenants d
      CROSS JOIN LATERAL (
-        SELECT e.id, e.tenant_id, e.priority, e.scheduled_for
+        SELECT e.id, e.tenant_id, e.priority, e.scheduled_for, e.last_attempt
           FROM event_queue e
          WHERE e.status = 'pending' AND e.tenant_id = d.tenant_id
            AND e.scheduled_for <= :now
@@ -61,8 +61,8 @@ candidates AS (
      WHERE d.tenant_id IS NOT NULL
 ),
 picked AS (
-    SELECT id FROM (
-        SELECT id, priority, scheduled_for,
+    SELECT id, last_attempt FROM (
+        SELECT id, priority, scheduled_for, last_attempt,
                row_number() OVER (PARTITION BY tenant_id
                                   ORDER BY priority, scheduled_for) AS turn
           FROM candidates
@@ -75,13 +75,13 @@ UPDATE event_queue q
        heartbeat_at = :now, worker_id = :worker, updated_at = :now
   FROM picked
  WHERE q.id = picked.id
-RETURNING {_RETURNED}, {_has_executions_sql("q.id")} AS has_executions
+RETURNING {_RETURNED}, picked.last_attempt IS NOT NULL AS may_have_executions
 """
 
 _claim_postgres_stmt = (
     sa.text(CLAIM_POSTGRES)
     .bindparams(sa.bindparam("now", type_=UtcDateTime()))
-    .columns(*event_queue.c, _has_executions)
+    .columns(*event_queue.c, _may_have_executions)
 )
 
 
@@ -131,11 +131,13 @@ async def claim_sqlite(
         .values(values)
         .returning(
             *event_queue.c,
-            # Spelled out: SQLite's RETURNING names columns unqualified, which inside the
+            # Spelled out: SQLite's RETURNING names columns unqualified, which inside a
             # subquery would mean workflow_executions.id.
-            sa.literal_column(_has_executions_sql("event_queue.id"), sa.Boolean).label(
-                "has_executions"
-            ),
+            sa.literal_column(
+                "EXISTS (SELECT 1 FROM workflow_executions x "
+                "WHERE x.trigger_event_id = event_queue.id)",
+                sa.Boolean,
+            ).label("may_have_executions"),
         )
     )
     return list((await conn.execute(stmt)).mappings())

@@ -29,7 +29,7 @@ def to_claimed(row: sa.RowMapping) -> ClaimedEvent:
         created_at=row["created_at"],
         scheduled_for=row["scheduled_for"],
         occurred_at=row["occurred_at"],
-        has_executions=bool(row.get("has_executions", True)),
+        may_have_executions=bool(row.get("may_have_executions", True)),
     )
 
 

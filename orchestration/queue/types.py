@@ -30,9 +30,9 @@ class ClaimedEvent:
     created_at: datetime
     scheduled_for: datetime
     occurred_at: datetime | None = None  # the publisher's event timestamp
-    # False when the claim saw no workflow execution triggered by this event (its first
-    # delivery): the workflow handler then has nothing to resume and skips looking.
-    has_executions: bool = True
+    # False only when no workflow execution can name this event as its trigger yet (the
+    # claim knows: see queue/claim.py); the workflow handler then skips looking for one.
+    may_have_executions: bool = True
 
     @property
     def max_attempts(self) -> int:

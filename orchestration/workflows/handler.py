@@ -139,7 +139,9 @@ class WorkflowEventHandler:
 
     async def _run(self, stored: StoredDefinition, event: ClaimedEvent) -> _Ran:
         definition = stored.definition
-        execution = await self.journal.find(event.id, stored.id) if event.has_executions else None
+        execution = (
+            await self.journal.find(event.id, stored.id) if event.may_have_executions else None
+        )
         if execution is None:
             execution = self.journal.start(
                 workflow_definition_id=stored.id,

@@ -1,8 +1,8 @@
 """`switchboard serve` over real HTTP: tool-call round trips beside a bare MCP server, signed
 webhook ingest rate, and idle memory.
 
-Issue 7's targets: tool-call p95 within 1.5x of a bare MCPServer constant tool over the same
-transport (measured in the same run); at least 1,000 signed webhooks/s accepted and queued
+Issue 7's targets: tool-call p50/p95 within 1.5x of a bare MCPServer constant tool over the
+same transport (measured in the same run); at least 1,000 signed webhooks/s accepted and queued
 on 2 cores; `serve` RSS under 200 MB idle.
 
 Both servers run as separate processes on 127.0.0.1 (so client and server do not share a
@@ -10,8 +10,12 @@ GIL); the store is a fresh SQLite file with the demo data. Webhook ingest is als
 on a throwaway Postgres database (`--postgres-url`), with bench/webhook_load.py's load
 generator, and the queue is checked afterwards (no loss, no duplicates).
 
-    uv run python bench/http.py [--calls 300] [--webhooks 5000] [--concurrency 32]
-        [--postgres-url URL] [--webhooks-only]
+The tool-call part (bench/http_tool_calls.py) also runs the bare server answering each real
+tool's own payload, which splits the gap into what the larger answer costs any server and
+client, and what our server adds.
+
+    uv run python bench/http.py [--calls 300] [--rounds 5] [--webhooks 5000]
+        [--concurrency 32] [--postgres-url URL] [--webhooks-only | --tools-only] [--json PATH]
 """
 
 from __future__ import annotations
@@ -29,23 +33,18 @@ import asyncio
 import json
 import os
 import socket
-import sqlite3
-import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import httpx
-import httpx2
 import psutil
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 
 ROOT = _HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.figures import Figure, add_json_option, at_least, at_most, write_figures
+from bench.http_tool_calls import RoundTrips, fetch_payloads, serve_floor, tool_round_trips
 from bench.webhook_load import IngestRun, run_ingest, throwaway_postgres
 from shared.crypto import generate_key
 
@@ -56,36 +55,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def serve_floor(port: int) -> None:
-    """The baseline: a bare MCPServer with one constant tool, over streamable HTTP, mounted
-    and served with the same transport options and uvicorn settings as `switchboard serve`
-    (DNS-rebinding checks included); no auth, no audit, no store."""
-    from contextlib import asynccontextmanager
-
-    import uvicorn
-    from mcp.server.mcpserver import MCPServer
-    from starlette.applications import Starlette
-    from starlette.routing import Mount
-
-    from servers.http.app import HttpOptions, mcp_transport_options
-
-    server: MCPServer[Any] = MCPServer("floor")
-
-    @server.tool()
-    async def constant() -> str:  # pyright: ignore[reportUnusedFunction]
-        return "ok"
-
-    mcp_app = server.streamable_http_app(**mcp_transport_options(HttpOptions()))
-
-    @asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        async with server.session_manager.run():
-            yield
-
-    app = Starlette(routes=[Mount("/mcp", app=mcp_app)], lifespan=lifespan)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
 
 
 CLI = [sys.executable, "-m", "servers.cli.main"]
@@ -119,103 +88,6 @@ async def wait_ready(url: str, deadline_s: float = 60) -> None:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{url} did not come up")
             await asyncio.sleep(0.1)
-
-
-async def timed(calls: int, call: Callable[[], Awaitable[Any]], warmup: int = 20) -> list[float]:
-    for _ in range(min(warmup, calls)):  # warm up connections and caches
-        await call()
-    samples: list[float] = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        await call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
-
-
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return statistics.median(ordered), ordered[int(len(ordered) * 0.95) - 1]
-
-
-async def _wait_for_audit_rows(store: Path, expected: int, deadline_s: float = 30) -> None:
-    """The serve side audits every tool call (buffered, flushed every fraction of a second):
-    the figures only count if each call left its row."""
-    deadline = time.monotonic() + deadline_s
-    while True:
-        with sqlite3.connect(store) as conn:
-            (found,) = conn.execute(
-                "SELECT count(*) FROM audit_log WHERE action LIKE 'tool:%'"
-            ).fetchone()
-        if found == expected:
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{expected} tool calls left {found} audit rows")
-        await asyncio.sleep(0.1)
-
-
-def _cpu_s(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
-
-
-async def tool_round_trips(
-    floor_url: str,
-    serve_url: str,
-    token: str,
-    calls: int,
-    store: Path | None = None,
-    pids: tuple[int, int] | None = None,
-) -> list[tuple[str, float, float, float]]:
-    """p50/p95 of the bare constant tool and of two real CRM tools (API-key auth, audit on,
-    the store's real queries), measured in interleaved rounds so that load from other
-    processes hits every series alike; with `pids` (floor, serve), also the server
-    process's CPU time per call, a figure the machine's load inflates far less."""
-    headers = {"Authorization": f"Bearer {token}"}
-    made = 0
-    async with (
-        httpx2.AsyncClient() as plain,
-        Client(streamable_http_client(floor_url.rstrip("/") + "/", http_client=plain)) as floor,
-        httpx2.AsyncClient(headers=headers) as authed,
-        Client(streamable_http_client(f"{serve_url}/mcp/crm/", http_client=authed)) as crm,
-    ):
-        found = await crm.call_tool("search_prospects", {"limit": 1})
-        assert found.structured_content is not None
-        account = found.structured_content["items"][0]["id"]
-        made += 1
-
-        def crm_call(name: str, arguments: dict[str, Any]) -> Callable[[], Awaitable[Any]]:
-            async def call() -> None:
-                nonlocal made
-                made += 1
-                result = await crm.call_tool(name, arguments)
-                assert not result.is_error, result.content
-
-            return call
-
-        series: dict[str, Callable[[], Awaitable[Any]]] = {
-            "bare MCPServer constant tool (floor)": lambda: floor.call_tool("constant", {}),
-            "switchboard get_account": crm_call("get_account", {"account_id": account}),
-            "switchboard search_prospects": crm_call(
-                "search_prospects", {"industry": ["dentist"], "limit": 25}
-            ),
-        }
-        samples: dict[str, list[float]] = {name: [] for name in series}
-        cpu_s = dict.fromkeys(series, 0.0)
-        rounds = 5
-        for _ in range(rounds):
-            for index, (name, call) in enumerate(series.items()):
-                pid = None if pids is None else pids[min(index, 1)]
-                before = 0.0 if pid is None else _cpu_s(pid)
-                samples[name] += await timed(max(1, calls // rounds), call, warmup=4)
-                cpu_s[name] += 0.0 if pid is None else _cpu_s(pid) - before
-    if store is not None:
-        await _wait_for_audit_rows(store, made)
-    # CPU per call: the warm-up calls of each round ran in the measured span too.
-    per_series = rounds * (max(1, calls // rounds) + min(4, max(1, calls // rounds)))
-    return [
-        (name, *percentiles(values), cpu_s[name] * 1000 / per_series)
-        for name, values in samples.items()
-    ]
 
 
 async def webhooks_on_postgres(args: argparse.Namespace) -> IngestRun:
@@ -273,7 +145,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--calls", type=int, default=300, help="tool calls per measurement")
+    parser.add_argument(
+        "--calls", type=int, default=300, help="timed tool calls per series (split over --rounds)"
+    )
     parser.add_argument("--webhooks", type=int, default=5000, help="signed deliveries to send")
     parser.add_argument(
         "--concurrency", type=int, default=32, help="keep-alive connections sending webhooks"
@@ -285,8 +159,12 @@ async def main() -> None:
         "beside this one); default $SWITCHBOARD_TEST_DATABASE_URL, none: SQLite only",
     )
     parser.add_argument(
-        "--webhooks-only", action="store_true", help="skip the tool-call round trips"
+        "--rounds", type=int, default=5, help="rounds the tool calls are split into"
     )
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--webhooks-only", action="store_true", help="skip the tool-call round trips")
+    only.add_argument("--tools-only", action="store_true", help="skip the webhook ingest runs")
+    add_json_option(parser)
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="sb-bench-http-"))
@@ -302,60 +180,73 @@ async def main() -> None:
     serve_port, floor_port = free_port(), free_port()
     # --no-worker: webhook ingest is measured as accepted-and-queued, not processed.
     serve = start([*CLI, "serve", "--port", str(serve_port), "--no-worker"], env)
-    floor = start([sys.executable, __file__, "--serve-floor", str(floor_port)], None)
+    processes = [serve]
+    round_trips: RoundTrips | None = None
+    webhook_runs: list[IngestRun] = []
     try:
         serve_url, floor_url = f"http://127.0.0.1:{serve_port}", f"http://127.0.0.1:{floor_port}"
         await wait_ready(f"{serve_url}/healthz")
-        await wait_ready(f"{floor_url}/mcp")
         idle_rss = psutil.Process(serve.pid).memory_info().rss / 2**20
-        store = workdir / "bench.sqlite3"
-        rows = (
-            []
-            if args.webhooks_only
-            else await tool_round_trips(
-                f"{floor_url}/mcp", serve_url, token, args.calls, store, (floor.pid, serve.pid)
+        if not args.webhooks_only:
+            payloads = await fetch_payloads(serve_url, token)
+            payloads_path = workdir / "payloads.json"
+            await asyncio.to_thread(payloads_path.write_text, json.dumps(payloads))
+            floor = start(
+                [sys.executable, __file__, "--serve-floor", str(floor_port), str(payloads_path)],
+                None,
             )
-        )
-        webhook_runs = [
-            await run_ingest(
-                store="SQLite",
-                port=serve_port,
-                server_pid=serve.pid,
-                database_url=env["SWITCHBOARD_DATABASE_URL"],
-                tenant_id=tenant_id,
-                secret=WEBHOOK_SECRET,
-                total=args.webhooks,
-                connections=args.concurrency,
+            processes.append(floor)
+            await wait_ready(f"{floor_url}/mcp")
+            round_trips = await tool_round_trips(
+                floor_url=f"{floor_url}/mcp",
+                serve_url=serve_url,
+                token=token,
+                calls=args.calls,
+                payloads=payloads,
+                store=workdir / "bench.sqlite3",
+                pids=(floor.pid, serve.pid),
+                rounds=args.rounds,
             )
-        ]
+        if not args.tools_only:
+            webhook_runs.append(
+                await run_ingest(
+                    store="SQLite",
+                    port=serve_port,
+                    server_pid=serve.pid,
+                    database_url=env["SWITCHBOARD_DATABASE_URL"],
+                    tenant_id=tenant_id,
+                    secret=WEBHOOK_SECRET,
+                    total=args.webhooks,
+                    connections=args.concurrency,
+                )
+            )
     finally:
-        for process in (serve, floor):
+        for process in processes:
             process.terminate()
             process.wait(timeout=30)
 
-    if args.postgres_url:
+    if args.postgres_url and not args.tools_only:
         webhook_runs.append(await webhooks_on_postgres(args))
-    if args.webhooks_only:
+    figures: list[Figure] = []
+    if round_trips is not None:
+        print("\n".join(round_trips.lines()))
+        figures += round_trips.figures()
+    if webhook_runs:
         print_webhook_runs(webhook_runs)
-        return
-    _, floor_p50, floor_p95, _ = rows[0]
-    print(f"\ntool-call round trip over streamable HTTP ({args.calls} calls each)")
-    print(
-        f"{'call':<38} {'p50 ms':>8} {'p95 ms':>8} {'p50/floor':>10} {'p95/floor':>10}"
-        f" {'server CPU ms/call':>19}"
-    )
-    for name, p50, p95, cpu in rows:
-        print(
-            f"{name:<38} {p50:8.2f} {p95:8.2f} {p50 / floor_p50:10.2f} {p95 / floor_p95:10.2f}"
-            f" {cpu:19.2f}"
-        )
-    print("target: switchboard within 1.5x of the floor (every call audited: checked)")
-    print_webhook_runs(webhook_runs)
+        figures += [
+            at_least(
+                f"signed webhooks accepted and queued ({run.store})", round(run.rate), 1000, "/s"
+            )
+            for run in webhook_runs
+        ]
     print(f"serve RSS idle (demo store, before load): {idle_rss:.0f} MB (target < 200 MB)")
+    figures.append(at_most("serve RSS idle", round(idle_rss), 200, "MB"))
+    write_figures(args.json, figures)
+    print(f"(load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())})")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--serve-floor":
-        serve_floor(int(sys.argv[2]))
+    if len(sys.argv) == 4 and sys.argv[1] == "--serve-floor":
+        serve_floor(int(sys.argv[2]), Path(sys.argv[3]))
     else:
         asyncio.run(main())

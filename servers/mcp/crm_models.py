@@ -8,8 +8,9 @@ Untrusted fields (free text written by customers, reviewers or scraped pages) ar
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from servers.mcp.common.budget import Truncatable
 from servers.mcp.common.fence import UntrustedText
@@ -30,6 +31,7 @@ __all__ = [
     "CampaignOut",
     "LoggedActivity",
     "ProspectPage",
+    "ProspectRow",
     "QualificationOut",
     "QueryResultOut",
     "ReviewOut",
@@ -67,8 +69,52 @@ class AccountDetailOut(AccountDetail, Truncatable):
     latest_qualification: QualificationOut | None = None  # pyright: ignore[reportIncompatibleVariableOverride]
 
 
+def _untitled(schema: dict[str, Any]) -> None:
+    """Drop the titles pydantic derives from field names ("Gmb Rating"): they say nothing the
+    names do not, and a client's validator looks at every key of every row's fields."""
+    schema.pop("title", None)
+    for field in schema.get("properties", {}).values():
+        field.pop("title", None)
+
+
+class ProspectRow(BaseModel):
+    """One match of search_prospects: enough to choose an account; get_account with its id
+    gives the full picture (address, phone, website, owner, notes, contacts, deals...)."""
+
+    # Every field is present in every row (null when unknown), so all are required: no
+    # defaults to describe. Fewer, plainer fields per row matter here: clients (the MCP SDK's
+    # with jsonschema) check each row's fields against the output schema, ~6 µs a field.
+    model_config = ConfigDict(frozen=True, json_schema_extra=_untitled)
+
+    id: uuid.UUID
+    name: str
+    industry: str | None
+    city: str | None
+    region: str | None
+    gmb_rating: float | None
+    gmb_review_count: int | None
+    lifecycle_stage: LifecycleStage
+    lead_score: float | None
+    has_website: bool
+
+    @classmethod
+    def from_summary(cls, account: AccountSummary) -> ProspectRow:
+        return cls(
+            id=account.id,
+            name=account.name,
+            industry=account.industry,
+            city=account.city,
+            region=account.region,
+            gmb_rating=account.gmb_rating,
+            gmb_review_count=account.gmb_review_count,
+            lifecycle_stage=account.lifecycle_stage,
+            lead_score=account.lead_score,
+            has_website=bool(account.website),
+        )
+
+
 class ProspectPage(Truncatable):
-    items: list[AccountSummary]
+    items: list[ProspectRow]
     total: int = Field(description="How many accounts match, across all pages")
     total_at_least: bool = Field(
         default=False, description="True: at least `total` match (counting stopped there)"

@@ -20,7 +20,7 @@ from servers.mcp.common.periods import Period, resolve_period
 from servers.mcp.common.roles import ToolAccess
 from servers.mcp.common.state import AppState
 from servers.mcp.common.tools import READ_ONLY, ToolSpec, app_state, current_caller
-from servers.mcp.crm_models import AccountDetailOut, ProspectPage, QueryResultOut
+from servers.mcp.crm_models import AccountDetailOut, ProspectPage, ProspectRow, QueryResultOut
 from shared.crm.models import (
     MAX_PAGE_SIZE,
     AccountSummary,
@@ -125,9 +125,9 @@ async def search_prospects(
     good reviews have we not contacted?" in one call.
 
     All filters are optional and combined with AND. Returns one page of account summaries
-    (id, name, industry, city, rating, reviews, stage, lead score), the total number of
-    matches and `next_cursor`: pass it back as `cursor` with the same filters for the next
-    page. Next: get_account with an id for the full picture of one business, or
+    (id, name, industry, city, region, rating, reviews, stage, lead score, has_website), the
+    total number of matches and `next_cursor`: pass it back as `cursor` with the same
+    filters for the next page. Next: get_account with an id for the full picture of one business, or
     record_lead_qualification / update_lifecycle_stage to act on it.
     """
     repository, state = await _crm(ctx)
@@ -157,7 +157,9 @@ async def search_prospects(
         page = await repository.search_accounts(search)
         budget = state.settings.result_budget_chars - NOTE_RESERVE
 
-        def render(items: list[AccountSummary] | Any) -> ProspectPage:
+        rows = _prospect_rows(page.items)
+
+        def render(items: list[ProspectRow] | Any) -> ProspectPage:
             return ProspectPage(
                 items=list(items),
                 total=page.total,
@@ -165,13 +167,13 @@ async def search_prospects(
                 next_cursor=page.next_cursor,
             )
 
-        fits = fit_count(page.items, render, budget)
-        if fits == len(page.items):
-            return render(page.items)
+        fits = fit_count(rows, render, budget)
+        if fits == len(rows):
+            return render(rows)
         # Ask again for a page that fits, so next_cursor continues right after its last row.
         smaller = await repository.search_accounts(search.model_copy(update={"limit": fits}))
         return ProspectPage(
-            items=smaller.items,
+            items=_prospect_rows(smaller.items),
             total=smaller.total,
             total_at_least=smaller.total_at_least,
             next_cursor=smaller.next_cursor,
@@ -181,6 +183,10 @@ async def search_prospects(
                 "pass next_cursor as cursor for the rest"
             ),
         )
+
+
+def _prospect_rows(accounts: list[AccountSummary]) -> list[ProspectRow]:
+    return [ProspectRow.from_summary(account) for account in accounts]
 
 
 async def get_account(

@@ -23,6 +23,7 @@ from shared.crm import sql_queries, sql_reads, sql_writes
 from shared.crm.cursor import KeysetPosition, decode_cursor, encode_cursor, search_fingerprint
 from shared.crm.models import (
     AccountDetail,
+    AccountPage,
     AccountSummary,
     Activity,
     Campaign,
@@ -94,7 +95,7 @@ class SqlCrmRepository:
             last = items[-1]
             value = getattr(last, sql_reads.SORT_COLUMNS[search.sort].name)
             next_cursor = encode_cursor(fingerprint, KeysetPosition(value, last.id))
-        return Page[AccountSummary](
+        return AccountPage(
             items=items,
             total=min(total, TOTAL_COUNT_CAP),
             total_at_least=total > TOTAL_COUNT_CAP,

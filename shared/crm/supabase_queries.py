@@ -21,6 +21,7 @@ from postgrest.types import CountMethod
 
 from shared.crm.cursor import KeysetPosition, decode_cursor, encode_cursor, search_fingerprint
 from shared.crm.models import (
+    AccountPage,
     AccountSummary,
     DealStage,
     LifecycleStage,
@@ -173,7 +174,7 @@ async def search_accounts(rest: Rest, search: ProspectSearch) -> Page[AccountSum
     if len(found) > search.limit:
         last = items[-1]
         next_cursor = encode_cursor(fingerprint, KeysetPosition(getattr(last, column), last.id))
-    return Page[AccountSummary](items=items, total=total, next_cursor=next_cursor)
+    return AccountPage(items=items, total=total, next_cursor=next_cursor)
 
 
 # -- query_crm ---------------------------------------------------------------------------------

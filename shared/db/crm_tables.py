@@ -96,7 +96,8 @@ accounts = sa.Table(
     # reflect those on SQLite, so it stays out of the metadata); on SQLite city and region
     # compare case-insensitively (NOCASE), so this plain index serves the search there.
     # Rating and stage ride along so the capped total count of the usual search reads the
-    # index alone.
+    # index alone. On Postgres that count uses migration 0005's (tenant_id, industry,
+    # lower(city), lifecycle_stage, gmb_rating) INCLUDE (city, id), also out of the metadata.
     sa.Index(
         "ix_accounts_tenant_id_industry_city",
         *("tenant_id", "industry", "city", "lead_score", "gmb_rating", "lifecycle_stage"),

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from mcp import Client
 
 from servers.mcp.crm import build_crm_server
+from shared.crm.models import ProspectSearch, ProspectSort
+from shared.crm.sql import SqlCrmRepository
 from tests.unit.servers.mcp.crm_world import CrmWorld
 
+# What issue 3 asks a search result to show for each business.
+SEARCH_ROW_FIELDS = {
+    "id",
+    "name",
+    "industry",
+    "city",
+    "gmb_rating",
+    "gmb_review_count",
+    "lifecycle_stage",
+    "lead_score",
+    "has_website",
+}
 READ_TOOLS = {"search_prospects", "get_account", "query_crm", "pipeline_summary"}
 WRITE_TOOLS = {
     "update_lifecycle_stage",
@@ -51,6 +66,38 @@ async def test_search_prospects_filters_austin_dentists_of_this_tenant_only(
     assert names == ["Smile Dental", "Bright Teeth"]  # by lead score, descending
     assert page["total"] == 2
     assert page["truncated"] is False
+
+
+async def test_search_rows_are_the_repository_summaries_projected(world: CrmWorld) -> None:
+    """A search row is a summary of the repository's AccountSummary: the same values for the
+    fields it keeps, has_website true exactly when the account has a (non-empty) website."""
+    page = await _call(world, "search_prospects", {"sort": "name", "descending": False})
+    repository = SqlCrmRepository(world.database, world.tenant_id)
+    summaries = (
+        await repository.search_accounts(ProspectSearch(sort=ProspectSort.NAME, descending=False))
+    ).items
+    assert [row["id"] for row in page["items"]] == [str(s.id) for s in summaries]
+    for row, summary in zip(page["items"], summaries, strict=True):
+        expected = summary.model_dump(mode="json", include=set(row) - {"has_website"})
+        assert {k: v for k, v in row.items() if k != "has_website"} == expected
+        assert row["has_website"] is bool(summary.website)
+        assert set(row) >= SEARCH_ROW_FIELDS
+    assert {row["name"]: row["has_website"] for row in page["items"]}["Bright Teeth"] is False
+
+
+async def test_search_row_schema_requires_every_field_and_carries_no_titles(
+    world: CrmWorld,
+) -> None:
+    async with Client(build_crm_server(state=world.state())) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    schema = tools["search_prospects"].output_schema
+    assert schema is not None
+    row = schema["properties"]["items"]["items"]
+    assert set(row["required"]) == set(row["properties"]) >= SEARCH_ROW_FIELDS
+    assert "$ref" not in json.dumps(row) and "anyOf" not in json.dumps(row)
+    assert not any(
+        "title" in field for name, field in row["properties"].items() if name != "lifecycle_stage"
+    )
 
 
 async def test_search_prospects_rating_and_website_filters(world: CrmWorld) -> None:

@@ -4,6 +4,7 @@ get_account with the latest qualification and health joined onto the account row
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy import event
 
 from shared.crm import sql as sql_module
-from shared.crm.models import LifecycleStage, ProspectSearch
+from shared.crm.models import AccountPage, AccountSummary, LifecycleStage, Page, ProspectSearch
 from shared.crm.sql import SqlCrmRepository
 from shared.crm.sqlite_reads import sqlite_reader
 from shared.db.database import Database
@@ -83,6 +84,17 @@ async def test_a_page_holding_every_match_needs_no_count_query(sqlite_db: Databa
     assert page.total == 3 and not page.total_at_least
     assert any("FROM accounts" in sql for sql, _ in sent)  # the page was seen being read
     assert not any("count(" in sql.lower() for sql, _ in sent)
+
+
+async def test_pages_are_one_class_held_for_the_process(sqlite_db: Database) -> None:
+    """Subscripting Page[AccountSummary] per call rebuilt the class whenever the collector
+    had freed pydantic's weakly cached copy: the page class is held once, and is the class
+    that subscripting gives."""
+    tenant = await dentists(sqlite_db, 2)
+    page = await SqlCrmRepository(sqlite_db, tenant).search_accounts(ProspectSearch())
+    gc.collect()
+    assert type(page) is AccountPage
+    assert Page[AccountSummary] is AccountPage
 
 
 async def test_city_matches_any_case_through_the_industry_city_index(sqlite_db: Database) -> None:

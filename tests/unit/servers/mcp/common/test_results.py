@@ -24,7 +24,7 @@ from servers.mcp.common.server import SwitchboardServer
 from servers.mcp.common.state import borrowed, lifespan_from
 from servers.mcp.common.tools import READ_ONLY, ToolSpec, build_tools
 from servers.mcp.crm import build_crm_server
-from servers.mcp.crm_models import ActivityOut, ProspectPage, QueryResultOut
+from servers.mcp.crm_models import ActivityOut, ProspectPage, ProspectRow, QueryResultOut
 from shared.crm.models import AccountSummary, LifecycleStage
 from tests.unit.servers.mcp.crm_world import CrmWorld
 
@@ -106,12 +106,14 @@ def _both(metadata: FuncMetadata, value: Any) -> tuple[CallToolResult, CallToolR
 @pytest.mark.parametrize("unicode_text", ["Café «Zürich» 東京 🦷", 'quote " and \\ and \n'])
 def test_awkward_values_convert_as_the_sdk_converts_them(unicode_text: str) -> None:
     fence = Fence()
-    row = AccountSummary(
-        id=uuid.uuid4(),
-        name=unicode_text,
-        lifecycle_stage=LifecycleStage.LEAD,
-        gmb_rating=4.25,
-        updated_at=datetime(2026, 3, 1, 12, 30, tzinfo=UTC),
+    row = ProspectRow.from_summary(
+        AccountSummary(
+            id=uuid.uuid4(),
+            name=unicode_text,
+            lifecycle_stage=LifecycleStage.LEAD,
+            gmb_rating=4.25,
+            updated_at=datetime(2026, 3, 1, 12, 30, tzinfo=UTC),
+        )
     )
     cases: list[tuple[Any, BaseModel]] = [
         (_page, ProspectPage(items=[row], total=1, next_cursor=None)),

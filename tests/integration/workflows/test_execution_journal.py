@@ -43,12 +43,18 @@ async def _stored(db: Database, tenant_id: uuid.UUID, execution_id: uuid.UUID) -
     return found
 
 
+def _count_commits(db: Database) -> list[int]:
+    """A list that grows by one with every transaction `db` commits from now on."""
+    commits: list[int] = []
+    sa_event.listen(db.engine.sync_engine, "commit", lambda _conn: commits.append(1))
+    return commits
+
+
 async def test_concurrent_writes_commit_in_fewer_transactions_and_each_caller_sees_its_own(
     db: Database, tenant_id: uuid.UUID
 ) -> None:
     journal = ExecutionJournal(db)
-    commits: list[int] = []
-    sa_event.listen(db.engine.sync_engine, "commit", lambda _conn: commits.append(1))
+    commits = _count_commits(db)
 
     inserted = [journal.start(**_values(tenant_id)) for _ in range(40)]
     assert commits == []  # nothing is written until an update that waits, or a commit
@@ -92,8 +98,7 @@ async def test_pending_values_are_written_once_with_the_next_waited_update(
     db: Database, tenant_id: uuid.UUID
 ) -> None:
     journal = ExecutionJournal(db)
-    commits: list[int] = []
-    sa_event.listen(db.engine.sync_engine, "commit", lambda _conn: commits.append(1))
+    commits = _count_commits(db)
     started = journal.start(**_values(tenant_id))
     await journal.update(started.id, wait=False, status="completed", execution_time_ms=7)
     assert commits == []

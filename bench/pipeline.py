@@ -12,7 +12,9 @@ two cores. Figures:
   and the ratio. Two figures for us: the whole pipeline as `switchboard worker` runs it
   (claim -> match the event to an active definition -> execution row -> one internal
   `noop` step -> execution and event completed; the worker runtime with routing, the
-  issue's figure), and the queue alone (claim -> a handler that returns at once -> ack);
+  issue's figure), the queue alone (claim -> a handler that returns at once -> ack), and the
+  pipeline floor (bench/pipeline_floor.py: the same claim, execution row and completion
+  with raw asyncpg and none of the worker's features: what the tables' own work allows);
 - publish rate: publish() calls/s (validated, deduplicated, one transaction each);
 - latency to handler start for critical events, idle worker (one publish() a time) and at
   1,000/s sustained (several publisher processes, each committing the events due so far
@@ -54,6 +56,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.pipeline_floor import run_floor_worker  # noqa: E402
 from orchestration.events.models import CustomerEvent, EventPriority  # noqa: E402
 from orchestration.events.publish import publish, publish_in  # noqa: E402
 from orchestration.events.publish_batch import publish_batch_in  # noqa: E402
@@ -309,10 +312,11 @@ async def _enqueue_ours(db: Database, tenant_id: uuid.UUID, n: int) -> None:
 
 async def throughput_ours(
     db: Database, raw: asyncpg.Connection, url: str, tenant_id: uuid.UUID, n: int,
-    workers: int, handler: str,
+    workers: int, handler: str, kind: str = "ours",
 ) -> float:  # fmt: skip
+    """`kind` "floor": bench/pipeline_floor.py's featureless worker on a plain URL."""
     await _reset(db)
-    procs = [_spawn("ours", url, handler, "100", "50") for _ in range(workers)]
+    procs = [_spawn(kind, url, handler, "100", "50") for _ in range(workers)]
     try:
         await _enqueue_ours(db, tenant_id, n)
         start = time.time()
@@ -531,6 +535,8 @@ async def main(args: argparse.Namespace) -> None:
             whole = await throughput_ours(db, raw, url, big, n, workers, "workflow")
             await _check_executions(raw, n)
             alone = await throughput_ours(db, raw, url, big, n, workers, "noop")
+            floor = await throughput_ours(db, raw, plain_url, big, n, workers, "", "floor")
+            await _check_executions(raw, n)
             theirs = (
                 await throughput_pgqueuer(raw, plain_url, n, workers)
                 if not args.skip_pgqueuer
@@ -538,8 +544,9 @@ async def main(args: argparse.Namespace) -> None:
             )
             print(f"  {workers} worker(s): pgqueuer {theirs:8.0f}")
             for label, ours in (("whole pipeline (one-step workflow)", whole),
-                                ("queue alone (no-op handler)", alone)):  # fmt: skip
-                print(f"    {label:36} {ours:8.0f}   ratio {ours / theirs:5.2f}")
+                                ("queue alone (no-op handler)", alone),
+                                ("pipeline floor (same writes, no features)", floor)):  # fmt: skip
+                print(f"    {label:42} {ours:8.0f}   ratio {ours / theirs:5.2f}")
         if args.skip_latency:
             return
         rate = await publish_rate(db, big, min(n, 5000), 8)
@@ -576,6 +583,8 @@ def cli() -> None:
         kind, url, handler, concurrency, batch = sys.argv[2:7]
         if kind == "ours":
             asyncio.run(_our_worker(url, handler, int(concurrency), int(batch)))
+        elif kind == "floor":
+            asyncio.run(run_floor_worker(url, int(batch)))
         else:
             asyncio.run(_pgqueuer_worker(url, int(batch)))
         return

@@ -1,0 +1,180 @@
+"""The least a whole-pipeline worker on Switchboard's tables can do per event: the reference
+row that bench/pipeline.py prints beside pgqueuer and `switchboard worker`.
+
+Per event it does the writes the issue's pipeline names, and nothing else: the same claim
+statement as `switchboard worker` (fair per tenant, SKIP LOCKED), one workflow_executions
+row with the same columns and a step_state of the same shape for each matching active
+definition, and the event completed with its result, the last two in one transaction.
+Raw asyncpg prepared statements, one connection claiming while another writes the batch
+before (as a pipelined worker would). Left out, because this is a floor and not a worker:
+leases kept alive, handler timeouts, retries and dead letters, routing and failover, the
+step engine, trigger conditions, chains, metrics, LISTEN (it polls every few ms).
+
+So the gap between this row and pgqueuer is what the tables' own work costs, and the gap
+between this row and ours is what the worker's features cost in Python.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg  # pyright: ignore[reportMissingTypeStubs]
+import pydantic_core
+
+from orchestration.queue.claim import CLAIM_POSTGRES
+
+_CLAIM = (
+    CLAIM_POSTGRES.replace(":now", "$1")
+    .replace(":worker", "$2")
+    .replace(":batch", "$3")
+    .replace(":per_tenant", "$4")
+)
+_INSERT_EXECUTION = """
+INSERT INTO workflow_executions (id, workflow_definition_id, tenant_id, trigger_event_id,
+    customer_id, execution_platform, status, started_at, completed_at, workflow_version,
+    routing, retry_count, external_api_calls, step_state, execution_result, execution_time_ms)
+VALUES ($1, $2, $3, $4, $5, 'internal', 'completed', $6, $6, $7, $8, 0, 0, $9, $10, 0)
+"""
+_COMPLETE = """
+UPDATE event_queue q
+   SET status = 'completed', processing_result = r.result::jsonb, worker_id = NULL,
+       heartbeat_at = NULL, updated_at = $1
+  FROM unnest($2::uuid[], $3::text[]) AS r(id, result)
+ WHERE q.id = r.id AND q.worker_id = $4
+"""
+_DEFINITIONS = """
+SELECT id, tenant_id, name, version, trigger_conditions->>'event_type' AS event_type,
+       workflow_steps, retry_policy, error_handling
+  FROM workflow_definitions
+ WHERE is_active AND trigger_type = 'event'
+"""
+# The same records `switchboard worker` writes for a one-step internal run.
+_ROUTING = pydantic_core.to_json(
+    {
+        "order": ["internal"],
+        "ran_on": "internal",
+        "reason": "primary platform is internal",
+        "skipped": {},
+        "attempts": [{"outcome": "completed", "platform": "internal"}],
+        "platform": "internal",
+        "failed_over": False,
+    }
+).decode()
+
+Definitions = dict[tuple[uuid.UUID, str], list[asyncpg.Record]]
+
+
+def _json(value: Any) -> Any:
+    return pydantic_core.from_json(value) if isinstance(value, str) else value
+
+
+def _work(rows: list[asyncpg.Record], definitions: Definitions) -> tuple[list[Any], list[str]]:
+    """The execution rows and the events' results for one claimed batch."""
+    executions: list[tuple[Any, ...]] = []
+    results: list[str] = []
+    for event in rows:
+        snapshot = {
+            "event_id": event["event_id"],
+            "event_type": event["event_type"],
+            "event_data": _json(event["event_data"]),
+            "customer_id": event["customer_id"],
+            "created_at": event["created_at"].isoformat(),
+            "chain_depth": event["chain_depth"],
+            "event_source": event["event_source"],
+        }
+        summary: list[dict[str, Any]] = []
+        for definition in definitions.get((event["tenant_id"], event["event_type"]), ()):
+            steps = _json(definition["workflow_steps"])
+            now = datetime.now(UTC)
+            stamp = now.isoformat()
+            state = {
+                "workflow_name": definition["name"],
+                "workflow_id": str(definition["id"]),
+                "plan": steps,
+                "event": snapshot,
+                "steps": {
+                    str(step["name"]): {"output": {}, "status": "completed", "finished_at": stamp}
+                    for step in steps
+                },
+                "active_ms": 0,
+                "retry_policy": _json(definition["retry_policy"]),
+                "error_handling": _json(definition["error_handling"]),
+            }
+            execution_id = uuid.uuid4()
+            executions.append(
+                (
+                    execution_id,
+                    definition["id"],
+                    event["tenant_id"],
+                    event["id"],
+                    None,
+                    now,
+                    definition["version"],
+                    _ROUTING,
+                    pydantic_core.to_json(state).decode(),
+                    pydantic_core.to_json(
+                        {
+                            "outputs": {name: {} for name in state["steps"]},
+                            "skipped": [],
+                            "failed_steps": [],
+                        }
+                    ).decode(),
+                )
+            )
+            summary.append(
+                {
+                    "workflow": definition["name"],
+                    "execution_id": str(execution_id),
+                    "version": definition["version"],
+                    "status": "completed",
+                }
+            )
+        results.append(pydantic_core.to_json({"executions": summary}).decode())
+    return executions, results
+
+
+async def run_floor_worker(url: str, batch: int) -> None:
+    """Drain the queue until SIGTERM; prints "ready" once connected."""
+    claimer: Any = await asyncpg.connect(url)
+    writer: Any = await asyncpg.connect(url)
+    definitions: Definitions = {}
+    for row in await claimer.fetch(_DEFINITIONS):
+        definitions.setdefault((row["tenant_id"], row["event_type"]), []).append(row)
+    claim = await claimer.prepare(_CLAIM)
+    insert = await writer.prepare(_INSERT_EXECUTION)
+    complete = await writer.prepare(_COMPLETE)
+    worker_id = f"floor:{uuid.uuid4().hex[:8]}"
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    claimed: asyncio.Queue[list[asyncpg.Record]] = asyncio.Queue(maxsize=2)
+
+    async def claim_loop() -> None:
+        while not stop.is_set():
+            rows = await claim.fetch(datetime.now(UTC), worker_id, batch, batch)
+            if rows:
+                await claimed.put(rows)
+            else:
+                await asyncio.sleep(0.005)
+
+    async def write_loop() -> None:
+        while True:
+            rows = await claimed.get()
+            executions, results = _work(rows, definitions)
+            async with writer.transaction():
+                if executions:
+                    await insert.executemany(executions)
+                ids = [row["id"] for row in rows]
+                await complete.fetch(datetime.now(UTC), ids, results, worker_id)
+
+    print("ready", flush=True)
+    tasks = [asyncio.create_task(claim_loop()), asyncio.create_task(write_loop())]
+    await stop.wait()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await claimer.close()
+    await writer.close()

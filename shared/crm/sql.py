@@ -3,23 +3,25 @@
 Every statement carries `tenant_id = :tenant`, so an id from another tenant behaves exactly
 like an id that does not exist. Writes run in `Database.transaction()` and tell the change
 sink inside that transaction (outbox pattern): if the sink raises, the write is rolled back.
-The statements of get_account and search_accounts are built once in `sql_reads` (on
-SQLite they run on the event loop within a time budget, see `sqlite_reads`), structured
+The statements of get_account and search_accounts are built and compiled once
+(`account_reads`, `sql_reads`, `raw_statements`) and run on the driver's own connection,
+without SQLAlchemy's per-statement work: on SQLite on the event loop within a time budget
+(`sqlite_reads`), on Postgres on connections leased from the pool (`pg_reads`). Structured
 queries and the pipeline summary are compiled in `sql_queries`, writes live in `sql_writes`.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.crm import sql_queries, sql_reads, sql_writes
+from shared.crm import account_reads, sql_queries, sql_reads, sql_writes
 from shared.crm.cursor import KeysetPosition, decode_cursor, encode_cursor, search_fingerprint
 from shared.crm.models import (
     AccountDetail,
@@ -41,7 +43,9 @@ from shared.crm.models import (
     StageChange,
     Transaction,
 )
+from shared.crm.pg_reads import postgres_reader
 from shared.crm.query import CrmQuery, CrmQueryResult
+from shared.crm.raw_statements import RawStatement
 from shared.crm.repository import CrmChange, CrmChangeSink, account_not_found
 from shared.crm.sqlite_reads import sqlite_reader
 from shared.db.crm_tables import accounts, reviews, transactions
@@ -49,11 +53,9 @@ from shared.db.database import Database
 
 __all__ = ["RECENT_ITEMS", "TOTAL_COUNT_CAP", "SqlCrmRepository"]
 
-_T = TypeVar("_T")
-
 _SUMMARIES = TypeAdapter(list[AccountSummary])
 
-RECENT_ITEMS = sql_reads.RECENT_ITEMS
+RECENT_ITEMS = account_reads.RECENT_ITEMS
 # search_accounts counts matches exactly up to this many, then reports "at least" this many.
 TOTAL_COUNT_CAP = 1000
 
@@ -76,16 +78,16 @@ class SqlCrmRepository:
         fingerprint = search_fingerprint(search, self._tenant_id)
         position = decode_cursor(search.cursor, search, fingerprint) if search.cursor else None
         sqlite = self._db.target.is_sqlite
-        statements = sql_reads.search_statements(search, position, sqlite=sqlite)
+        raw = sql_reads.search_statements(search, position, sqlite=sqlite).raw
         values = sql_reads.search_values(search, self._tenant_id, position, sqlite=sqlite)
         cap = TOTAL_COUNT_CAP + 1
         if sqlite:
-            rows, counted = await sqlite_reader(self._db).run(
-                lambda conn: _search_sqlite(conn, statements, values, search.limit, cap, position)
+            rows, counted = await sqlite_reader(self._db).run_raw(
+                lambda conn: _search_sqlite(conn, raw, values, search.limit, cap, position)
             )
         else:
-            rows, counted = await self._autocommit(
-                lambda conn: _search_postgres(conn, statements, values, search.limit, cap)
+            rows, counted = await postgres_reader(self._db).run(
+                lambda conn: _search_postgres(conn, raw, values, search.limit, cap)
             )
         total = len(rows) if position is None and len(rows) <= search.limit else counted
         assert total is not None
@@ -105,19 +107,12 @@ class SqlCrmRepository:
     async def get_account(self, account_id: uuid.UUID) -> AccountDetail:
         bound = {"tenant": self._tenant_id, "account": account_id}
         if self._db.target.is_sqlite:
-            found = await sqlite_reader(self._db).run(lambda conn: _account_sqlite(conn, bound))
+            found = await sqlite_reader(self._db).run_raw(lambda conn: _account_sqlite(conn, bound))
         else:
-            found = await self._autocommit(lambda conn: _account_postgres(conn, bound))
+            found = await postgres_reader(self._db).run(lambda conn: _account_postgres(conn, bound))
         if found is None:
             raise account_not_found(account_id)
         return found
-
-    async def _autocommit(self, read: Callable[[AsyncConnection], Awaitable[_T]]) -> _T:
-        """`read` on a connection of its own that runs each statement on its own (a single
-        read needs no transaction: no BEGIN and ROLLBACK round trips around it)."""
-        async with self._db.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return await read(conn)
 
     async def list_reviews(self, account_id: uuid.UUID, *, limit: int = 100) -> list[Review]:
         """Newest first; NotFoundError if the account is not this tenant's."""
@@ -213,14 +208,15 @@ class SqlCrmRepository:
 # -- how the reads run: synchronously on SQLite (see sqlite_reads), awaited on Postgres ----------
 
 
-def _dicts(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
-    keys = list(result.keys())
-    return [dict(zip(keys, row, strict=True)) for row in result.all()]
+def _sqlite_rows(
+    conn: sqlite3.Connection, statement: RawStatement, values: dict[str, Any]
+) -> list[dict[str, Any]]:
+    return statement.dicts(conn.execute(statement.sql, statement.arguments(values)).fetchall())
 
 
 def _search_sqlite(
-    conn: sa.Connection,
-    statements: sql_reads.SearchStatements,
+    conn: sqlite3.Connection,
+    raw: sql_reads.RawSearch,
     values: dict[str, Any],
     limit: int,
     cap: int,
@@ -229,18 +225,26 @@ def _search_sqlite(
     """The page (limit+1 rows) and, unless the first page holds every match, the count."""
     wanted = limit + 1
     rows: list[dict[str, Any]] = []
-    if statements.valued is not None:
-        rows += _dicts(conn.execute(statements.valued, {**values, "wanted": wanted}))
+    if raw.valued is not None:
+        rows += _sqlite_rows(conn, raw.valued, {**values, "wanted": wanted})
     if len(rows) < wanted:
-        rows += _dicts(conn.execute(statements.unvalued, {**values, "rest": wanted - len(rows)}))
+        rows += _sqlite_rows(conn, raw.unvalued, {**values, "rest": wanted - len(rows)})
     if position is None and len(rows) <= limit:
         return rows, None  # the first page holds every match: nothing to count
-    return rows, int(conn.execute(statements.count, {**values, "cap": cap}).scalar_one())
+    counted = conn.execute(raw.count.sql, raw.count.arguments({**values, "cap": cap})).fetchone()
+    assert counted is not None
+    return rows, int(counted[0])
+
+
+async def _postgres_rows(
+    conn: Any, statement: RawStatement, values: dict[str, Any]
+) -> list[dict[str, Any]]:
+    return statement.dicts(await conn.fetch(statement.sql, *statement.arguments(values)))
 
 
 async def _search_postgres(
-    conn: AsyncConnection,
-    statements: sql_reads.SearchStatements,
+    conn: Any,
+    raw: sql_reads.RawSearch,
     values: dict[str, Any],
     limit: int,
     cap: int,
@@ -249,25 +253,25 @@ async def _search_postgres(
     value do not fill the page."""
     wanted = limit + 1
     bound = {**values, "wanted": wanted, "rest": wanted, "cap": cap}
-    found = _dicts(await conn.execute(statements.first_counted, bound))
+    found = await _postgres_rows(conn, raw.first_counted, bound)
     total = int(found[0]["total"])  # every row carries it
     for row in found:
         del row["total"]
     rows = [row for row in found if row["id"] is not None]  # an empty part: one row of NULLs
-    if statements.valued is not None and len(rows) < wanted:
+    if raw.valued is not None and len(rows) < wanted:
         bound["rest"] = wanted - len(rows)
-        rows += _dicts(await conn.execute(statements.unvalued, bound))
+        rows += await _postgres_rows(conn, raw.unvalued, bound)
     return rows, total
 
 
-def _account_sqlite(conn: sa.Connection, bound: dict[str, Any]) -> AccountDetail | None:
-    account, *lists = sql_reads.ACCOUNT_READS_SQLITE
-    found = conn.execute(account, bound).mappings().first()
-    if found is None:
+def _account_sqlite(conn: sqlite3.Connection, bound: dict[str, Any]) -> AccountDetail | None:
+    account, *lists = account_reads.RAW_ACCOUNT_READS_SQLITE
+    found = _sqlite_rows(conn, account, bound)
+    if not found:
         return None
-    return sql_reads.account_detail(found, [conn.execute(s, bound).mappings().all() for s in lists])
+    return account_reads.account_detail(found[0], [_sqlite_rows(conn, s, bound) for s in lists])
 
 
-async def _account_postgres(conn: AsyncConnection, bound: dict[str, Any]) -> AccountDetail | None:
-    found = (await conn.execute(sql_reads.ACCOUNT_READS_POSTGRES, bound)).mappings().first()
-    return sql_reads.account_detail_from_json(found) if found is not None else None
+async def _account_postgres(conn: Any, bound: dict[str, Any]) -> AccountDetail | None:
+    found = await _postgres_rows(conn, account_reads.RAW_ACCOUNT_READ_POSTGRES, bound)
+    return account_reads.account_detail_from_json(found[0]) if found else None

@@ -1,56 +1,37 @@
-"""The statements behind `get_account` and `search_accounts`, built once, bound per call.
+"""The statements behind `search_accounts`, built once per shape, bound per call.
 
 Building a SQLAlchemy Core statement on every call (and then its cache key) cost more than
-running it: an account is five point lookups that SQLite answers in 50 µs. So the account
-reads are built once, a search's once per shape (which filters it has, its sort and
-direction, where its page starts; `search_statements` keeps them), and a call supplies only
-bind values. Every statement binds `tenant`: an id from another tenant reads as missing.
-
-On SQLite the account is five statements (the caller runs them without round trips); on
-Postgres it is one, its lists as JSON aggregates, so a call is one round trip.
+running it. So a search's statements are built once per shape (which filters it has, how
+many items its list filters have, its sort and direction, where its page starts;
+`search_statements` keeps them), compiled for the driver (raw_statements), and a call
+supplies only bind values. Every statement binds `tenant`. get_account's statements are in
+`account_reads`.
 """
 
 from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from shared.crm.cursor import KeysetPosition
-from shared.crm.models import AccountDetail, AccountSummary, ProspectSearch, ProspectSort
+from shared.crm.models import AccountSummary, ProspectSearch, ProspectSort
+from shared.crm.raw_statements import RawStatement
 from shared.crm.text_search import TextMatch, account_text_condition, text_match
-from shared.db.crm_tables import (
-    accounts,
-    activities,
-    ai_lead_qualification,
-    contacts,
-    customer_health_scores,
-    deals,
-    reviews,
-)
+from shared.db.crm_tables import accounts, activities
 from shared.db.types import UUID, UtcDateTime, utcnow
 
 __all__ = [
-    "ACCOUNT_READS_POSTGRES",
-    "ACCOUNT_READS_SQLITE",
-    "OPEN_DEAL_STAGES",
-    "RECENT_ITEMS",
     "SORT_COLUMNS",
+    "RawSearch",
     "SearchStatements",
-    "account_detail",
-    "account_detail_from_json",
     "search_statements",
     "search_values",
 ]
-
-RECENT_ITEMS = 10
-OPEN_DEAL_STAGES = ("new", "proposal", "negotiation")
 
 SORT_COLUMNS: dict[ProspectSort, sa.Column[Any]] = {
     ProspectSort.NAME: accounts.c.name,
@@ -60,155 +41,8 @@ SORT_COLUMNS: dict[ProspectSort, sa.Column[Any]] = {
     ProspectSort.UPDATED_AT: accounts.c.updated_at,
 }
 _SUMMARY_COLUMNS = [accounts.c[name] for name in AccountSummary.model_fields]
-_DETAIL_COLUMNS = [
-    accounts.c[name]
-    for name in AccountDetail.model_fields
-    if name in accounts.c and name != "tenant_id"
-]
 
 TENANT = sa.bindparam("tenant", type_=UUID)
-ACCOUNT = sa.bindparam("account", type_=UUID)
-
-# -- get_account -------------------------------------------------------------------------------
-
-_Order = Callable[[sa.ColumnCollection[str, Any]], list[sa.ColumnElement[Any]]]
-
-
-@dataclass(frozen=True)
-class _AccountList:
-    """One list of an account's rows: `field` of AccountDetail, in `order`, at most `limit`."""
-
-    field: str
-    table: sa.Table
-    order: _Order  # of a column collection: the table's, or a subquery's over it
-    limit: int | None = None
-    only_open_deals: bool = False
-
-    def select(self) -> sa.Select[Any]:
-        stmt = sa.select(self.table).where(
-            self.table.c.tenant_id == TENANT, self.table.c.account_id == ACCOUNT
-        )
-        if self.only_open_deals:
-            stmt = stmt.where(self.table.c.stage.in_(OPEN_DEAL_STAGES))
-        return stmt.order_by(*self.order(self.table.c)).limit(self.limit)
-
-
-_LISTS = (
-    _AccountList("contacts", contacts, lambda c: [c.is_primary.desc(), c.last_name, c.id]),
-    _AccountList("open_deals", deals, lambda c: [c.created_at.desc(), c.id], only_open_deals=True),
-    _AccountList(
-        "recent_activities", activities, lambda c: [c.created_at.desc(), c.id], RECENT_ITEMS
-    ),
-    _AccountList("recent_reviews", reviews, lambda c: [c.reviewed_at.desc(), c.id], RECENT_ITEMS),
-)
-# (field of AccountDetail, table, the column whose greatest value is the latest row)
-_LATEST = (
-    ("latest_qualification", ai_lead_qualification, ai_lead_qualification.c.created_at),
-    ("latest_health", customer_health_scores, customer_health_scores.c.computed_at),
-)
-
-
-def _latest_id(table: sa.Table, newest: sa.Column[Any]) -> sa.ScalarSelect[Any]:
-    return (
-        sa.select(table.c.id)
-        .where(table.c.tenant_id == TENANT, table.c.account_id == ACCOUNT)
-        .order_by(newest.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
-def _sqlite_account_reads() -> list[sa.Select[Any]]:
-    """The account row carrying its latest qualification and health score (prefixed columns
-    of two outer joins), then one statement per list, in `_LISTS` order."""
-    joined = accounts
-    prefixed: list[sa.ColumnElement[Any]] = []
-    for field, table, newest in _LATEST:
-        joined = joined.outerjoin(table, table.c.id == _latest_id(table, newest))
-        prefixed += [c.label(f"{field}__{c.name}") for c in table.c]
-    account = (
-        sa.select(*_DETAIL_COLUMNS, *prefixed)
-        .select_from(joined)
-        .where(accounts.c.id == ACCOUNT, accounts.c.tenant_id == TENANT)
-    )
-    return [account, *(one.select() for one in _LISTS)]
-
-
-def _postgres_account_read() -> sa.Select[Any]:
-    """One statement: the account's columns, each list as a JSON array, each latest row as a
-    JSON object (or NULL)."""
-    fields: list[sa.ColumnElement[Any]] = []
-    for one in _LISTS:
-        rows = one.select().subquery("r")
-        listed = sa.func.json_agg(aggregate_order_by(rows.table_valued(), *one.order(rows.c)))
-        fields.append(
-            sa.select(sa.func.coalesce(listed, sa.literal_column("'[]'::json")))
-            .scalar_subquery()
-            .label(one.field)
-        )
-    for field, table, newest in _LATEST:
-        latest = sa.select(table).where(table.c.id == _latest_id(table, newest)).subquery("l")
-        row = sa.func.row_to_json(latest.table_valued())
-        fields.append(sa.select(row).scalar_subquery().label(field))
-    return sa.select(*_DETAIL_COLUMNS, *fields).where(
-        accounts.c.id == ACCOUNT, accounts.c.tenant_id == TENANT
-    )
-
-
-ACCOUNT_READS_SQLITE = _sqlite_account_reads()
-ACCOUNT_READS_POSTGRES = _postgres_account_read()
-
-
-def _unprefix(fields: dict[str, Any], prefix: str) -> dict[str, Any] | None:
-    """Take the `prefix`ed columns of an outer-joined row out of `fields`; None when the join
-    found no row (its id is NULL)."""
-    joined = {
-        name[len(prefix) :]: fields.pop(name) for name in list(fields) if name.startswith(prefix)
-    }
-    return joined if joined.get("id") is not None else None
-
-
-def account_detail(
-    account: sa.RowMapping, lists: Sequence[Sequence[sa.RowMapping]]
-) -> AccountDetail:
-    """AccountDetail from the rows of `ACCOUNT_READS_SQLITE`: the account row, then the
-    rows of each list."""
-    fields = dict(account)
-    for field, _, _ in _LATEST:
-        fields[field] = _unprefix(fields, f"{field}__")
-    for one, rows in zip(_LISTS, lists, strict=True):
-        fields[one.field] = [dict(row) for row in rows]
-    return AccountDetail.model_validate(fields)
-
-
-_TIMESTAMPS = {
-    table.name: frozenset(c.name for c in table.c if isinstance(c.type, UtcDateTime))
-    for table in (*(one.table for one in _LISTS), *(table for _, table, _ in _LATEST))
-}
-
-
-def _from_json(table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
-    """A row that came back as JSON, with its timestamps as UTC datetimes: JSON spells them
-    in the session's time zone, the other reads return them in UTC."""
-    for name in _TIMESTAMPS[table.name]:
-        value = row.get(name)
-        if value is not None:
-            row[name] = datetime.fromisoformat(value).astimezone(UTC)
-    return row
-
-
-def account_detail_from_json(row: sa.RowMapping) -> AccountDetail:
-    """AccountDetail from the one row of `ACCOUNT_READS_POSTGRES`."""
-    fields = dict(row)
-    for one in _LISTS:
-        fields[one.field] = [_from_json(one.table, item) for item in fields[one.field]]
-    for field, table, _ in _LATEST:
-        if fields[field] is not None:
-            fields[field] = _from_json(table, fields[field])
-    return AccountDetail.model_validate(fields)
-
-
-# -- search_accounts ---------------------------------------------------------------------------
 
 # (ProspectSearch field, column, operator): the range filters
 _RANGES = (
@@ -226,11 +60,11 @@ class _SearchShape:
     """What decides a search's SQL text (not its values): the cache key of its statements."""
 
     sqlite: bool
-    industry: bool
+    industries: int  # one parameter per item: see `_conditions`
     city: bool
     region: bool
     ranges: tuple[str, ...]
-    stages: bool
+    stages: int
     has_website: bool | None
     text: TextMatch | None
     not_contacted: bool
@@ -251,16 +85,27 @@ class SearchStatements:
     unvalued: sa.Select[Any]
     count: sa.Select[Any]
     first_counted: sa.Select[Any]
+    raw: RawSearch  # the same, compiled for the shape's database
+
+
+@dataclass(frozen=True)
+class RawSearch:
+    """`SearchStatements`' statements compiled for the driver (what the searches run)."""
+
+    valued: RawStatement | None
+    unvalued: RawStatement
+    count: RawStatement
+    first_counted: RawStatement  # Postgres only (SQLite has no LATERAL): the same as count
 
 
 def _shape(search: ProspectSearch, sqlite: bool, position: KeysetPosition | None) -> _SearchShape:
     return _SearchShape(
         sqlite=sqlite,
-        industry=bool(search.industry),
+        industries=len(search.industry or ()),
         city=bool(search.city),
         region=bool(search.region),
         ranges=tuple(name for name, _, _ in _RANGES if getattr(search, name) is not None),
-        stages=bool(search.lifecycle_stage),
+        stages=len(search.lifecycle_stage or ()),
         has_website=search.has_website,
         text=text_match(search.text, sqlite=sqlite)[0] if search.text else None,
         not_contacted=search.not_contacted_since_days is not None,
@@ -279,8 +124,8 @@ def search_values(
 ) -> dict[str, Any]:
     """The bind values of `search_statements(search, ...)` but `wanted`, `rest` and `cap`."""
     values: dict[str, Any] = {"tenant": tenant_id}
-    if search.industry:
-        values["industry"] = list(search.industry)
+    for i, industry in enumerate(search.industry or ()):
+        values[f"industry_{i}"] = industry
     if search.city:
         values["city"] = search.city
     if search.region:
@@ -288,8 +133,8 @@ def search_values(
     for name, _, _ in _RANGES:
         if getattr(search, name) is not None:
             values[name] = getattr(search, name)
-    if search.lifecycle_stage:
-        values["stages"] = [stage.value for stage in search.lifecycle_stage]
+    for i, stage in enumerate(search.lifecycle_stage or ()):
+        values[f"stage_{i}"] = stage.value
     if search.text:
         values["text"] = text_match(search.text, sqlite=sqlite)[1]
     if search.not_contacted_since_days is not None:
@@ -347,14 +192,29 @@ def _search_statements(shape: _SearchShape) -> SearchStatements:
         .select_from(counted.outerjoin(page, sa.true()))
         .order_by(*first_order, order(page.c.id))
     )
-    return SearchStatements(valued, unvalued, count, first_counted)
+    dialect = "sqlite" if shape.sqlite else "postgresql"
+
+    def raw(stmt: sa.Select[Any]) -> RawStatement:
+        return RawStatement.compile(stmt, dialect)
+
+    raw_count = raw(count)
+    raw_search = RawSearch(
+        raw(valued) if valued is not None else None,
+        raw(unvalued),
+        raw_count,
+        raw_count if shape.sqlite else raw(first_counted),
+    )
+    return SearchStatements(valued, unvalued, count, first_counted, raw_search)
 
 
 def _conditions(shape: _SearchShape) -> list[sa.ColumnElement[bool]]:
     c = accounts.c
     where: list[sa.ColumnElement[bool]] = [c.tenant_id == TENANT]
-    if shape.industry:
-        where.append(c.industry.in_(sa.bindparam("industry", expanding=True)))
+    # An IN list of one parameter per item, not one expanding parameter: Postgres plans
+    # `industry IN ($1)` as an equality (an ordered index scan), `= ANY($1)` it cannot; and
+    # the statement's text is then fixed per shape, so it is compiled and prepared once.
+    if shape.industries:
+        where.append(c.industry.in_(_text_params("industry", shape.industries)))
     for column, present in ((c.city, shape.city), (c.region, shape.region)):
         if present:
             where.append(_same_place(shape, column, sa.bindparam(column.name, type_=sa.Text())))
@@ -363,7 +223,7 @@ def _conditions(shape: _SearchShape) -> list[sa.ColumnElement[bool]]:
             bound = sa.bindparam(name, type_=column.type)
             where.append(_unselective(shape, column >= bound if op == "ge" else column <= bound))
     if shape.stages:
-        where.append(c.lifecycle_stage.in_(sa.bindparam("stages", expanding=True)))
+        where.append(c.lifecycle_stage.in_(_text_params("stage", shape.stages)))
     if shape.has_website is not None:
         has_one = sa.and_(c.website.is_not(None), c.website != "")
         where.append(has_one if shape.has_website else sa.not_(has_one))
@@ -377,6 +237,11 @@ def _conditions(shape: _SearchShape) -> list[sa.ColumnElement[bool]]:
         )
         where.append(~recent.exists())
     return where
+
+
+def _text_params(prefix: str, count: int) -> list[sa.BindParameter[str]]:
+    """`prefix_0` .. `prefix_<count-1>`: the items of a list filter (`search_values`)."""
+    return [sa.bindparam(f"{prefix}_{i}", type_=sa.Text()) for i in range(count)]
 
 
 def _unselective(shape: _SearchShape, term: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:

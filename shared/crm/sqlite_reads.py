@@ -12,8 +12,10 @@ block the loop for long, and both move it to a worker thread instead:
 - a locked file (busy) is not waited for on the loop (busy timeout 0); the thread waits.
 
 So the loop is blocked for at most about the budget per call, and what a read returns does
-not depend on where it ran. Writes, aggregations and everything else keep using the
-Database's async engine.
+not depend on where it ran. `run` hands a read a SQLAlchemy connection; `run_raw` the
+sqlite3 connection itself, inside one read transaction, for statements compiled once
+(`raw_statements`: the hot reads, where SQLAlchemy's per-statement work cost more than
+SQLite's). Writes, aggregations and everything else keep using the Database's async engine.
 """
 
 from __future__ import annotations
@@ -82,6 +84,21 @@ class SqliteReader:
         with self.thread_engine.connect() as conn:
             return read(conn)
 
+    async def run_raw(self, read: Callable[[sqlite3.Connection], _T]) -> _T:
+        """`read` on the sqlite3 connection itself, in one read transaction (one snapshot),
+        without SQLAlchemy's per-statement work (raw_statements); otherwise as `run`."""
+        try:
+            self._budget.deadline = time.perf_counter() + INLINE_BUDGET_SECONDS
+            try:
+                return _read_raw(self.inline_engine, read)
+            finally:
+                self._budget.deadline = math.inf
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode not in _HANDED_OFF:
+                raise
+        self.handed_off += 1
+        return await asyncio.to_thread(_read_raw, self.thread_engine, read)
+
     def _over_budget(self) -> bool:
         return time.perf_counter() > getattr(self._budget, "deadline", math.inf)
 
@@ -102,6 +119,19 @@ def _configure(dbapi_connection: Any, *, busy_timeout_ms: int) -> None:
     cursor.execute("PRAGMA query_only=ON")
     cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
     cursor.close()
+
+
+def _read_raw(engine: sa.Engine, read: Callable[[sqlite3.Connection], _T]) -> _T:
+    pooled = engine.raw_connection()
+    try:
+        driver: sqlite3.Connection = pooled.driver_connection  # pyright: ignore[reportAssignmentType]
+        driver.execute("BEGIN")
+        try:
+            return read(driver)
+        finally:
+            driver.rollback()  # (a no-op if SQLite ended it: an interrupted read)
+    finally:
+        pooled.close()
 
 
 def _configure_thread(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

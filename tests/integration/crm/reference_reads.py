@@ -1,24 +1,29 @@
-"""What `get_account` must return, read the plain way: one statement per part, built and run
-through the Database's async engine on every call (as the `sql` data source did before its
-reads were built once and, on SQLite, run on the event loop). The fast paths are compared
-with this."""
+"""What `get_account` and `search_accounts` must return, read the plain way: statements built
+and run through the Database's async engine on every call (as the `sql` data source did
+before its reads were built once and run on the driver's connection). The fast paths are
+compared with this."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from shared.crm.models import (
     AccountDetail,
+    AccountSummary,
     Activity,
     Contact,
     Deal,
     HealthScore,
     LeadQualification,
+    ProspectSearch,
+    ProspectSort,
     Review,
 )
+from shared.crm.sql_queries import like_pattern
 from shared.db.crm_tables import (
     accounts,
     activities,
@@ -29,8 +34,17 @@ from shared.db.crm_tables import (
     reviews,
 )
 from shared.db.database import Database
+from shared.db.types import utcnow
 
-__all__ = ["reference_account"]
+__all__ = ["SORT_FIELDS", "reference_account", "reference_search"]
+
+SORT_FIELDS = {
+    ProspectSort.NAME: "name",
+    ProspectSort.RATING: "gmb_rating",
+    ProspectSort.REVIEW_COUNT: "gmb_review_count",
+    ProspectSort.LEAD_SCORE: "lead_score",
+    ProspectSort.UPDATED_AT: "updated_at",
+}
 
 
 async def reference_account(
@@ -100,3 +114,57 @@ async def reference_account(
             "latest_health": HealthScore.model_validate(health[0]) if health else None,
         }
     )
+
+
+async def reference_search(
+    db: Database, tenant_id: uuid.UUID, search: ProspectSearch
+) -> list[AccountSummary]:
+    """Every match of `search` (its cursor and limit ignored), in the order its pages walk:
+    by the sort column in the asked direction, rows without a value last, ties by id."""
+    a = accounts.c
+    where: list[sa.ColumnElement[bool]] = [a.tenant_id == tenant_id]
+    if search.industry:
+        where.append(a.industry.in_(search.industry))
+    for column, place in ((a.city, search.city), (a.region, search.region)):
+        if place:
+            where.append(sa.func.lower(column) == sa.func.lower(place))
+    for column, low, high in (
+        (a.gmb_rating, search.rating_min, search.rating_max),
+        (a.gmb_review_count, search.review_count_min, search.review_count_max),
+        (a.lead_score, search.lead_score_min, search.lead_score_max),
+    ):
+        if low is not None:
+            where.append(column >= low)
+        if high is not None:
+            where.append(column <= high)
+    if search.lifecycle_stage:
+        where.append(a.lifecycle_stage.in_([stage.value for stage in search.lifecycle_stage]))
+    if search.has_website is True:
+        where.append(sa.and_(a.website.is_not(None), a.website != ""))
+    if search.has_website is False:
+        where.append(sa.or_(a.website.is_(None), a.website == ""))
+    if search.text:
+        pattern = like_pattern(search.text)
+        where.append(
+            sa.or_(a.name.ilike(pattern, escape="\\"), a.notes.ilike(pattern, escape="\\"))
+        )
+    if search.not_contacted_since_days is not None:
+        cutoff = utcnow() - timedelta(days=search.not_contacted_since_days)
+        where.append(
+            ~sa.exists().where(
+                activities.c.tenant_id == tenant_id,
+                activities.c.account_id == a.id,
+                activities.c.created_at >= cutoff,
+            )
+        )
+    column = a[SORT_FIELDS[search.sort]]
+    direction = sa.desc if search.descending else sa.asc
+    columns = [a[name] for name in AccountSummary.model_fields]
+    stmt = (
+        sa.select(*columns)
+        .where(*where)
+        .order_by(column.is_(None), direction(column), direction(a.id))
+    )
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(stmt)).mappings().all()
+    return [AccountSummary.model_validate(dict(row)) for row in rows]

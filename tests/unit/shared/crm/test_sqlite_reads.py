@@ -92,13 +92,17 @@ async def test_a_read_past_its_budget_runs_again_in_a_thread(
 
 
 def test_searches_of_one_shape_share_their_statements() -> None:
+    """A shape is which filters a search has (and how many items each list filter has: one
+    parameter per item), its sort, direction and where its page starts; not the values."""
     dentists = ProspectSearch(industry=["dentist"], city="Austin", rating_min=4.0)
-    plumbers = ProspectSearch(industry=["plumber", "hvac"], city="Dallas", rating_min=3.0)
+    plumbers = ProspectSearch(industry=["plumber"], city="Dallas", rating_min=3.0)
+    two_trades = ProspectSearch(industry=["plumber", "hvac"], city="Dallas", rating_min=3.0)
     by_name = ProspectSearch(
         industry=["dentist"], city="Austin", rating_min=4.0, sort=ProspectSort.NAME
     )
 
     first = search_statements(dentists, None, sqlite=True)
     assert search_statements(plumbers, None, sqlite=True) is first
+    assert search_statements(two_trades, None, sqlite=True) is not first
     assert search_statements(by_name, None, sqlite=True) is not first
     assert search_statements(dentists, None, sqlite=False) is not first

@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -168,6 +169,13 @@ async def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="sb-bench-http-"))
+    try:
+        await run_benches(args, workdir)
+    finally:  # the store and payloads of this run (a few MB) are not kept
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def run_benches(args: argparse.Namespace, workdir: Path) -> None:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")},
         "SWITCHBOARD_DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",

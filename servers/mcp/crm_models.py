@@ -114,6 +114,9 @@ class ProspectRow(BaseModel):
 
 
 class ProspectPage(Truncatable):
+    # Frozen: search_prospects measures the page it returns (results.measured_size).
+    model_config = ConfigDict(frozen=True)
+
     items: list[ProspectRow]
     total: int = Field(description="How many accounts match, across all pages")
     total_at_least: bool = Field(

@@ -17,6 +17,7 @@ from servers.mcp.common.budget import NOTE_RESERVE, fit_count, shrink_lists
 from servers.mcp.common.errors import tool_errors
 from servers.mcp.common.fence import Fence
 from servers.mcp.common.periods import Period, resolve_period
+from servers.mcp.common.results import measured_size
 from servers.mcp.common.roles import ToolAccess
 from servers.mcp.common.state import AppState
 from servers.mcp.common.tools import READ_ONLY, ToolSpec, app_state, current_caller
@@ -167,9 +168,12 @@ async def search_prospects(
                 next_cursor=page.next_cursor,
             )
 
+        whole = render(rows)
+        if measured_size(whole) <= budget:  # the usual case: serialized once, here
+            return whole
         fits = fit_count(rows, render, budget)
         if fits == len(rows):
-            return render(rows)
+            return whole
         # Ask again for a page that fits, so next_cursor continues right after its last row.
         smaller = await repository.search_accounts(search.model_copy(update={"limit": fits}))
         return ProspectPage(
@@ -208,7 +212,7 @@ async def get_account(
     out = AccountDetailOut.model_validate(detail, from_attributes=True, context=fence.context())
     lists = ["recent_activities", "recent_reviews", "contacts", "open_deals"]
     budget = state.settings.result_budget_chars - NOTE_RESERVE
-    smaller, dropped = shrink_lists(out, lists, budget)
+    smaller, dropped = shrink_lists(out, lists, budget, size=measured_size)
     if not dropped:
         return out
     left_out = ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in dropped.items())

@@ -51,15 +51,21 @@ def fit_count(items: Sequence[T], render: Callable[[Sequence[T]], BaseModel], bu
     return low
 
 
-def shrink_lists(model: M, fields: Sequence[str], budget: int) -> tuple[M, dict[str, int]]:
+def shrink_lists(
+    model: M,
+    fields: Sequence[str],
+    budget: int,
+    size: Callable[[BaseModel], int] = json_size,
+) -> tuple[M, dict[str, int]]:
     """Halve the named list fields (last items first) until the model fits the budget.
 
     Returns the smaller model and, per field, how many items were dropped (only fields
-    that lost items). The lists are assumed ordered most relevant first.
+    that lost items). The lists are assumed ordered most relevant first. `size` measures
+    a model (`results.measured_size` keeps the serialization of the one that fits).
     """
     dropped: dict[str, int] = {}
     current = model
-    while json_size(current) > budget:
+    while size(current) > budget:
         lengths = {name: len(getattr(current, name)) for name in fields}
         longest = max(lengths, key=lambda name: lengths[name], default=None)
         if longest is None or lengths[longest] == 0:

@@ -35,19 +35,28 @@ _TAG_RE = re.compile(r"<(/?\s*untrusted-data)", re.IGNORECASE)
 _CONTEXT_KEY = "switchboard_fence"
 
 
+def _escaped_tag(match: re.Match[str]) -> str:
+    return "&lt;" + match.group(1)
+
+
 class Fence:
     """One response's boundary. Create one per tool result; reuse it for every field."""
 
-    __slots__ = ("boundary",)
+    __slots__ = ("_close", "_open", "boundary")
 
     def __init__(self, boundary: str | None = None) -> None:
         self.boundary = boundary or secrets.token_urlsafe(12)
+        self._open = f'<{TAG} boundary="{self.boundary}">'
+        self._close = f'</{TAG} boundary="{self.boundary}">'
 
     def wrap(self, text: str) -> str:
-        neutral = _TAG_RE.sub(r"&lt;\1", text)
+        # A get_account answer wraps a dozen fields: the checks below skip the regex and the
+        # copy for the usual text, which has no "<" and (surely) not the boundary.
+        neutral = _TAG_RE.sub(_escaped_tag, text) if "<" in text else text
         # Astronomically unlikely, but the data must never carry this response's boundary.
-        neutral = neutral.replace(self.boundary, "[boundary removed]")
-        return f'<{TAG} boundary="{self.boundary}">{neutral}</{TAG} boundary="{self.boundary}">'
+        if self.boundary in neutral:
+            neutral = neutral.replace(self.boundary, "[boundary removed]")
+        return self._open + neutral + self._close
 
     def context(self) -> dict[str, Any]:
         return {_CONTEXT_KEY: self}

@@ -3,9 +3,11 @@
 `GuardedTool` is the SDK's Tool plus three checks before the function runs: arguments the
 schema does not name are refused (so a model cannot smuggle in, say, a `tenant_id`), the
 caller's role and read-only mode are enforced, and argument validation errors are rewritten
-into one readable line per problem. The caller it resolved is available to the tool body
-through `current_caller()`. Its result is converted for the wire by `results.tool_result`
-(one serialization, where the SDK's conversion validates again and serializes twice).
+into one readable line per problem. The app state and caller it resolved are available to
+the tool body through `app_state()` and `current_caller()` (reading the SDK's
+`ctx.request_context` goes through pydantic's private-attribute lookup, ~10 µs a time: once
+per call is enough). Its result is converted for the wire by `results.tool_result` (one
+serialization, where the SDK's conversion validates again and serializes twice).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import anyio
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
@@ -62,22 +65,33 @@ def writes(*, idempotent: bool, open_world: bool, destructive: bool = False) -> 
     )
 
 
-_caller: ContextVar[CallerContext | None] = ContextVar("switchboard_mcp_caller", default=None)
+# The state and caller GuardedTool resolved for the call it runs with that Context (checked
+# by identity: a call nested inside another, or a resource read, resolves its own).
+_call: ContextVar[tuple[Context[Any, Any], AppState, CallerContext] | None] = ContextVar(
+    "switchboard_mcp_call", default=None
+)
 
 
-def app_state(ctx: Context[Any, Any]) -> AppState:
-    state = ctx.request_context.lifespan_context
+def _state_of(request: ServerRequestContext[Any, Any]) -> AppState:
+    state = request.lifespan_context
     if not isinstance(state, AppState):  # a wiring bug, not a caller mistake
         raise TypeError("the server was started without a Switchboard AppState lifespan")
     return state
 
 
+def app_state(ctx: Context[Any, Any]) -> AppState:
+    """The server's AppState (the one GuardedTool found for this call, inside a tool)."""
+    call = _call.get()
+    return call[1] if call is not None and call[0] is ctx else _state_of(ctx.request_context)
+
+
 async def current_caller(ctx: Context[Any, Any]) -> CallerContext:
     """The caller GuardedTool resolved for this call (resolved again outside a tool)."""
-    caller = _caller.get()
-    if caller is None:
-        caller = await app_state(ctx).caller(ctx.request_context)
-    return caller
+    call = _call.get()
+    if call is not None and call[0] is ctx:
+        return call[2]
+    request = ctx.request_context
+    return await _state_of(request).caller(request)
 
 
 class GuardedTool(Tool):
@@ -106,8 +120,9 @@ class GuardedTool(Tool):
         where = first_unstorable(arguments, "arguments")
         if where is not None:
             raise ToolError(f"Error executing tool {self.name}: {where} {UNSTORABLE_REASON}")
-        state = app_state(context)
-        caller = await state.caller(context.request_context)
+        request = context.request_context
+        state = _state_of(request)
+        caller = await state.caller(request)
         started = time.perf_counter()
         outcome = "error"
         if not is_allowed(caller, self.access):
@@ -115,7 +130,7 @@ class GuardedTool(Tool):
             raise ToolError(
                 f"Error executing tool {self.name}: {refusal(self.name, caller, self.access)}"
             )
-        token = _caller.set(caller)
+        token = _call.set((context, state, caller))
         try:
             result = await super().run(arguments, context, convert_result=False)
             if convert_result:
@@ -128,7 +143,7 @@ class GuardedTool(Tool):
                 raise ToolError(f"Error executing tool {self.name}: {message}") from exc.__cause__
             raise
         finally:
-            _caller.reset(token)
+            _call.reset(token)
             await self._audit(state, caller, arguments, outcome, started)
 
     def _converted(self, result: Any) -> Any:
@@ -154,7 +169,9 @@ class GuardedTool(Tool):
         already committed, and its audit row must not sit in a buffer a crash would lose.
         Those calls are rare and slow anyway. Reads and refusals, the bulk of the traffic,
         go through the state's buffered AuditWriter, off the request path; `await
-        state.audit.flush()` writes them (tests do, before reading the log).
+        state.audit.flush()` writes them (tests do, before reading the log). Buffering a row
+        does not wait for anything, so only a row that must be written now (a state change,
+        a full buffer, a writer not running) pays for the shielded await.
         """
         entry = AuditEntry(
             tenant_id=caller.tenant_id,
@@ -165,8 +182,11 @@ class GuardedTool(Tool):
             arguments=arguments,
             duration_ms=round((time.perf_counter() - started) * 1000),
         )
+        written_now = self.access.changes_state and outcome != "denied"
+        if not written_now and state.audit.buffer(entry):
+            return
         with anyio.CancelScope(shield=True):  # a cancelled call is still audited
-            if self.access.changes_state and outcome != "denied":
+            if written_now:
                 await record_audit(state.database, entry)
             else:
                 await state.audit.record(entry)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -92,19 +94,36 @@ async def test_a_full_buffer_makes_the_caller_write_the_backlog(sqlite_db: Datab
         assert await _actions(sqlite_db) == ["tool:a", "tool:b", "tool:c"]
 
 
+async def test_buffer_takes_a_row_only_when_no_write_is_due(sqlite_db: Database) -> None:
+    """`buffer` (the tool layer's no-await path) records exactly the rows `record` would
+    have buffered, and leaves every row that must be written now to `record`."""
+    tenant = await create_tenant(sqlite_db, "acme")
+    writer = AuditWriter(sqlite_db, AuditConfig(flush_interval_s=60, max_pending=3))
+    assert not writer.buffer(_entry(tenant.id, "tool:stopped"))  # not running: write now
+    assert writer.pending == 0 and await _actions(sqlite_db) == []
+    async with writer.running():
+        assert writer.buffer(_entry(tenant.id, "tool:a"))
+        assert writer.buffer(_entry(tenant.id, "tool:b"))
+        assert not writer.buffer(_entry(tenant.id, "tool:c"))  # would fill it: back-pressure
+        assert writer.pending == 2  # (no await since: the woken flush task has not run yet)
+        await writer.record(_entry(tenant.id, "tool:c"))
+        assert writer.pending == 0
+        assert await _actions(sqlite_db) == ["tool:a", "tool:b", "tool:c"]
+
+
 async def test_a_failed_write_keeps_the_rows_for_the_next_flush(
     sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tenant = await create_tenant(sqlite_db, "acme")
-    real = shared.audit.record_audits
+    real = AuditWriter._write_batch  # pyright: ignore[reportPrivateUsage]
     failures = [OperationalError("INSERT", {}, Exception("database is locked"))]
 
-    async def flaky(where: Database | AsyncConnection, entries: Sequence[AuditEntry]) -> None:
+    async def flaky(writer: AuditWriter, entries: list[AuditEntry]) -> None:
         if failures:
             raise failures.pop()
-        await real(where, entries)
+        await real(writer, entries)
 
-    monkeypatch.setattr(shared.audit, "record_audits", flaky)
+    monkeypatch.setattr(AuditWriter, "_write_batch", flaky)
     writer = AuditWriter(sqlite_db, SLOW)
     async with writer.running():
         await writer.record(_entry(tenant.id, "tool:a"))
@@ -160,3 +179,58 @@ async def test_flush_from_another_thread_writes_on_the_writers_loop(
         if "loop" in holder:
             holder["loop"].call_soon_threadsafe(holder["stop"].set)
         await asyncio.to_thread(thread.join, 10)
+
+
+async def test_sqlite_batches_store_rows_exactly_as_the_async_engine_does(
+    sqlite_db: Database,
+) -> None:
+    """The worker-thread path (SQLite) and `record_audits` (the async engine) leave the same
+    stored values: timestamps, UUIDs, digests and JSON details alike."""
+    tenant = await create_tenant(sqlite_db, "acme")
+    when = datetime(2026, 11, 27, 1, 2, 3, 456789, tzinfo=UTC)
+
+    def entry(action: str) -> AuditEntry:
+        return AuditEntry(
+            tenant_id=tenant.id,
+            actor="key:abc",
+            action=action,
+            outcome="denied",
+            actor_role="viewer",
+            target="account:1",
+            arguments={"text": "Café 🦷", "ids": [uuid.UUID(int=7)], "when": when},
+            duration_ms=12,
+            details={"at": when, "id": uuid.UUID(int=9), "n": [1, 2.5, None], "s": "é"},
+            occurred_at=when,
+        )
+
+    await shared.audit.record_audits(sqlite_db, [entry("tool:async")])
+    path = sqlite_db.target.sqlite_path
+    assert path is not None
+    rows = shared.audit.SqliteAuditRows(path)
+    try:
+        await rows.write([entry("tool:thread")])
+    finally:
+        rows.close()
+    with sqlite3.connect(path) as conn:
+        stored = conn.execute("SELECT * FROM audit_log ORDER BY action").fetchall()
+        columns = [d[0] for d in conn.execute("SELECT * FROM audit_log").description]
+    by_async, by_thread = (dict(zip(columns, row, strict=True)) for row in stored)
+    assert (by_async.pop("action"), by_thread.pop("action")) == ("tool:async", "tool:thread")
+    assert by_async.pop("id") != by_thread.pop("id")
+    assert by_async == by_thread
+
+
+async def test_a_running_writer_on_sqlite_writes_through_the_worker_thread(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def unused(where: Database | AsyncConnection, entries: Sequence[AuditEntry]) -> None:
+        raise AssertionError("a SQLite batch went through the async engine")
+
+    monkeypatch.setattr(shared.audit, "record_audits", unused)
+    tenant = await create_tenant(sqlite_db, "acme")
+    writer = AuditWriter(sqlite_db, SLOW)
+    async with writer.running():
+        writer.buffer(_entry(tenant.id, "tool:a"))
+        await writer.record(_entry(tenant.id, "tool:b"))
+        await writer.flush()
+        assert await _actions(sqlite_db) == ["tool:a", "tool:b"]

@@ -16,9 +16,12 @@ from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
+import servers.mcp.common.results as results_module
 import servers.mcp.common.tools as tools_module
+import servers.mcp.crm_tools_read as crm_tools_read
+from servers.mcp.common.budget import json_size
 from servers.mcp.common.fence import Fence
-from servers.mcp.common.results import tool_result
+from servers.mcp.common.results import measured_size, tool_result
 from servers.mcp.common.roles import ToolAccess
 from servers.mcp.common.server import SwitchboardServer
 from servers.mcp.common.state import borrowed, lifespan_from
@@ -54,8 +57,10 @@ def _same_boundary(data: Any) -> Any:
     return data
 
 
-async def _answers(world: CrmWorld, calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
-    async with Client(build_crm_server(state=world.state())) as client:
+async def _answers(
+    world: CrmWorld, calls: list[tuple[str, dict[str, Any]]], budget: int = 20_000
+) -> list[Any]:
+    async with Client(build_crm_server(state=world.state(budget=budget))) as client:
         results = [await client.call_tool(name, arguments) for name, arguments in calls]
     for result in results:
         assert not result.is_error, result.content
@@ -70,11 +75,18 @@ async def test_every_crm_read_tool_answers_as_the_sdk_conversion_did(
 ) -> None:
     calls = [*READ_CALLS, ("get_account", {"account_id": str(world.smile_id)})]
     fast = await _answers(world, calls)
+    # and with a budget so small that search_prospects and get_account truncate
+    small_calls = [("search_prospects", {}), calls[-1]]
+    fast_small = await _answers(world, small_calls, budget=1_000)
+    assert fast_small[0]["structured"]["truncated"] and fast_small[1]["structured"]["truncated"]
+    # The slow path: the SDK's conversion, and the budget measured as before.
     monkeypatch.setattr(
         tools_module, "tool_result", lambda metadata, result: metadata.convert_result(result)
     )
+    monkeypatch.setattr(crm_tools_read, "measured_size", json_size)
     slow = await _answers(world, calls)
     assert fast == slow
+    assert fast_small == await _answers(world, small_calls, budget=1_000)
     for answer in fast:  # the text copy carries exactly the structured content
         assert answer["text"] == answer["structured"]
     assert any('boundary=\\"B\\"' in json.dumps(answer) for answer in fast)  # fenced text compared
@@ -168,3 +180,55 @@ async def test_a_result_that_cannot_be_serialized_is_a_generic_tool_error(
         result = await client.call_tool("opaque", {})
     assert result.is_error
     assert _text(result) == "Error executing tool opaque"
+
+
+def _counting_serializations(monkeypatch: pytest.MonkeyPatch) -> list[BaseModel]:
+    seen: list[BaseModel] = []
+    real = results_module._serialized  # pyright: ignore[reportPrivateUsage]
+
+    def counted(model: BaseModel) -> tuple[dict[str, Any], str]:
+        seen.append(model)
+        return real(model)
+
+    monkeypatch.setattr(results_module, "_serialized", counted)
+    return seen
+
+
+def test_a_measured_result_is_serialized_once_and_sent_as_measured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen = _counting_serializations(monkeypatch)
+    metadata = _metadata(_table)
+    table = QueryResultOut(columns=["a"], rows=[["Café 🦷"], [2.5]], row_count=2)
+    size = measured_size(table)
+    fast = tool_result(metadata, table)
+    assert seen == [table]  # measured once, reused by tool_result
+    slow = metadata.convert_result(table)
+    assert isinstance(fast, CallToolResult) and isinstance(slow, CallToolResult)
+    assert fast.structured_content == slow.structured_content
+    assert size == len(_text(fast)) == len(table.model_dump_json(by_alias=True))
+    # another model than the one measured is serialized afresh, never sent as the other
+    other = QueryResultOut(columns=["a"], rows=[], row_count=0)
+    measured_size(table)
+    assert json.loads(_text(tool_result(metadata, other))) == {
+        "truncated": False,
+        "truncation_note": None,
+        "columns": ["a"],
+        "rows": [],
+        "row_count": 0,
+    }
+
+
+async def test_search_and_get_account_serialize_their_answer_once(
+    world: CrmWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = _counting_serializations(monkeypatch)
+    async with Client(build_crm_server(state=world.state())) as client:
+        for name, arguments in (
+            ("search_prospects", {"industry": "dentist"}),
+            ("get_account", {"account_id": str(world.smile_id)}),
+        ):
+            seen.clear()
+            result = await client.call_tool(name, arguments)
+            assert not result.is_error
+            assert len(seen) == 1, name

@@ -5,9 +5,10 @@ Per event it does the writes the issue's pipeline names, and nothing else: the s
 statement as `switchboard worker` (fair per tenant, SKIP LOCKED), one workflow_executions
 row with the same columns and a step_state of the same shape for each matching active
 definition, and the event completed with its result, the last two in one transaction.
-Raw asyncpg prepared statements, one connection claiming while another writes the batch
-before (as a pipelined worker would). Left out, because this is a floor and not a worker:
-leases kept alive, handler timeouts, retries and dead letters, routing and failover, the
+Raw asyncpg prepared statements, two claim-then-write loops per process on connections of
+their own (one claims while the other waits on its commit). Left out, because this is a
+floor and not a worker: leases kept alive, handler timeouts, retries and dead letters,
+routing and failover, the
 step engine, trigger conditions, chains, metrics, LISTEN (it polls every few ms).
 
 So the gap between this row and pgqueuer is what the tables' own work costs, and the gap
@@ -137,44 +138,42 @@ def _work(rows: list[asyncpg.Record], definitions: Definitions) -> tuple[list[An
     return executions, results
 
 
+LOOPS = 2  # claim-then-write loops per process, each on its own connection
+
+
 async def run_floor_worker(url: str, batch: int) -> None:
-    """Drain the queue until SIGTERM; prints "ready" once connected."""
-    claimer: Any = await asyncpg.connect(url)
-    writer: Any = await asyncpg.connect(url)
+    """Drain the queue until SIGTERM with LOOPS loops, each claiming a batch and writing it
+    in one transaction on its own connection (while one loop waits on its commit, the other
+    claims); prints "ready" once connected."""
+    connections: list[Any] = [await asyncpg.connect(url) for _ in range(LOOPS)]
     definitions: Definitions = {}
-    for row in await claimer.fetch(_DEFINITIONS):
+    for row in await connections[0].fetch(_DEFINITIONS):
         definitions.setdefault((row["tenant_id"], row["event_type"]), []).append(row)
-    claim = await claimer.prepare(_CLAIM)
-    insert = await writer.prepare(_INSERT_EXECUTION)
-    complete = await writer.prepare(_COMPLETE)
     worker_id = f"floor:{uuid.uuid4().hex[:8]}"
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    claimed: asyncio.Queue[list[asyncpg.Record]] = asyncio.Queue(maxsize=2)
 
-    async def claim_loop() -> None:
+    async def loop(conn: Any) -> None:
+        claim = await conn.prepare(_CLAIM)
+        insert = await conn.prepare(_INSERT_EXECUTION)
+        complete = await conn.prepare(_COMPLETE)
         while not stop.is_set():
             rows = await claim.fetch(datetime.now(UTC), worker_id, batch, batch)
-            if rows:
-                await claimed.put(rows)
-            else:
+            if not rows:
                 await asyncio.sleep(0.005)
-
-    async def write_loop() -> None:
-        while True:
-            rows = await claimed.get()
+                continue
             executions, results = _work(rows, definitions)
-            async with writer.transaction():
+            async with conn.transaction():
                 if executions:
                     await insert.executemany(executions)
                 ids = [row["id"] for row in rows]
                 await complete.fetch(datetime.now(UTC), ids, results, worker_id)
 
+    tasks = [asyncio.create_task(loop(conn)) for conn in connections]
     print("ready", flush=True)
-    tasks = [asyncio.create_task(claim_loop()), asyncio.create_task(write_loop())]
     await stop.wait()
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    await claimer.close()
-    await writer.close()
+    for conn in connections:
+        await conn.close()

@@ -35,13 +35,12 @@ import pydantic_core
 import sqlalchemy as sa
 from pydantic import Field
 from pydantic_settings import BaseSettings
-from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.config import section_config
 from shared.db.database import Database
-from shared.db.engine import begin_sqlite, configure_sqlite_connection
+from shared.db.engine import sqlite_thread_engine
 from shared.db.schema import audit_log
 from shared.db.types import utcnow
 
@@ -119,16 +118,7 @@ class SqliteAuditRows:
     while SQLite works, so the event loop keeps serving meanwhile."""
 
     def __init__(self, path: Path) -> None:
-        # One connection: batches are written one at a time, each from some worker thread.
-        self.engine = sa.create_engine(
-            f"sqlite:///{path}",
-            pool_size=1,
-            max_overflow=0,
-            connect_args={"check_same_thread": False},
-            json_serializer=_to_json,
-        )
-        event.listen(self.engine, "connect", configure_sqlite_connection)
-        event.listen(self.engine, "begin", begin_sqlite)
+        self.engine = sqlite_thread_engine(path, json_serializer=_to_json)
 
     def _insert(self, entries: Sequence[AuditEntry]) -> None:
         rows = [_row(entry) for entry in entries]

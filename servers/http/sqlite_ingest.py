@@ -15,12 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
-import sqlalchemy as sa
-from sqlalchemy import event
 
 from orchestration.events.models import CustomerEvent
 from orchestration.events.publish_batch import BatchOutcome, insert_batch
-from shared.db.engine import begin_sqlite, configure_sqlite_connection
+from shared.db.engine import sqlite_thread_engine
 
 __all__ = ["SqliteBatchWriter"]
 
@@ -29,15 +27,7 @@ class SqliteBatchWriter:
     """`await write(events)`: one transaction on a worker thread; `close()` when done."""
 
     def __init__(self, path: Path) -> None:
-        # One connection: batches are written one at a time, each from some worker thread.
-        self.engine = sa.create_engine(
-            f"sqlite:///{path}",
-            pool_size=1,
-            max_overflow=0,
-            connect_args={"check_same_thread": False},
-        )
-        event.listen(self.engine, "connect", configure_sqlite_connection)
-        event.listen(self.engine, "begin", begin_sqlite)
+        self.engine = sqlite_thread_engine(path)
 
     def _write_now(self, events: Sequence[CustomerEvent]) -> list[BatchOutcome]:
         # The write lock up front (BEGIN IMMEDIATE), as every writer of the app takes it.

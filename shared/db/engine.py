@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Any
 
 import pydantic_core
+import sqlalchemy as sa
 from sqlalchemy import Connection, event
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -21,6 +23,7 @@ __all__ = [
     "create_engine",
     "describe_connection_error",
     "engine_for_url",
+    "sqlite_thread_engine",
 ]
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -57,6 +60,22 @@ def begin_sqlite(conn: Connection) -> None:
     # write lock up front avoids SQLite's read-then-upgrade deadlock between two writers.
     immediate = conn.get_execution_options().get("sqlite_immediate", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def sqlite_thread_engine(path: Path, **engine_kwargs: Any) -> sa.Engine:
+    """A synchronous engine on a SQLite file for batches written one at a time from worker
+    threads (one connection, usable from any thread), with the connection settings and the
+    write lock (BEGIN IMMEDIATE on request) the async engine has."""
+    engine = sa.create_engine(
+        f"sqlite:///{path}",
+        pool_size=1,
+        max_overflow=0,
+        connect_args={"check_same_thread": False},
+        **engine_kwargs,
+    )
+    event.listen(engine, "connect", configure_sqlite_connection)
+    event.listen(engine, "begin", begin_sqlite)
+    return engine
 
 
 def create_engine(target: DatabaseTarget, **engine_kwargs: Any) -> AsyncEngine:

@@ -171,9 +171,7 @@ async def search_prospects(
         whole = render(rows)
         if measured_size(whole) <= budget:  # the usual case: serialized once, here
             return whole
-        fits = fit_count(rows, render, budget)
-        if fits == len(rows):
-            return whole
+        fits = fit_count(rows, render, budget)  # fewer than all: the whole page did not fit
         # Ask again for a page that fits, so next_cursor continues right after its last row.
         smaller = await repository.search_accounts(search.model_copy(update={"limit": fits}))
         return ProspectPage(

@@ -67,37 +67,33 @@ class SqliteReader:
     async def run(self, read: Callable[[sa.Connection], _T]) -> _T:
         """`read`'s result; raises what it raises. Cancelling the caller does not stop a read
         that has moved to a thread (it only reads)."""
-        try:
-            with self.inline_engine.connect() as conn:
-                self._budget.deadline = time.perf_counter() + INLINE_BUDGET_SECONDS
-                try:
-                    return read(conn)
-                finally:
-                    self._budget.deadline = math.inf
-        except OperationalError as exc:
-            if getattr(exc.orig, "sqlite_errorcode", None) not in _HANDED_OFF:
-                raise
-        self.handed_off += 1
-        return await asyncio.to_thread(self._in_thread, read)
 
-    def _in_thread(self, read: Callable[[sa.Connection], _T]) -> _T:
-        with self.thread_engine.connect() as conn:
-            return read(conn)
+        def on(engine: sa.Engine) -> _T:
+            with engine.connect() as conn:
+                return read(conn)
+
+        return await self._inline_or_in_thread(on)
 
     async def run_raw(self, read: Callable[[sqlite3.Connection], _T]) -> _T:
         """`read` on the sqlite3 connection itself, in one read transaction (one snapshot),
         without SQLAlchemy's per-statement work (raw_statements); otherwise as `run`."""
+        return await self._inline_or_in_thread(lambda engine: _read_raw(engine, read))
+
+    async def _inline_or_in_thread(self, read_on: Callable[[sa.Engine], _T]) -> _T:
+        """`read_on(inline engine)` within the budget; busy or interrupted, again on the
+        thread engine in a worker thread."""
         try:
             self._budget.deadline = time.perf_counter() + INLINE_BUDGET_SECONDS
             try:
-                return _read_raw(self.inline_engine, read)
+                return read_on(self.inline_engine)
             finally:
                 self._budget.deadline = math.inf
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode not in _HANDED_OFF:
+        except (OperationalError, sqlite3.OperationalError) as exc:
+            driver_error = exc.orig if isinstance(exc, OperationalError) else exc
+            if getattr(driver_error, "sqlite_errorcode", None) not in _HANDED_OFF:
                 raise
         self.handed_off += 1
-        return await asyncio.to_thread(_read_raw, self.thread_engine, read)
+        return await asyncio.to_thread(read_on, self.thread_engine)
 
     def _over_budget(self) -> bool:
         return time.perf_counter() > getattr(self._budget, "deadline", math.inf)

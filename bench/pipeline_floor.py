@@ -2,7 +2,8 @@
 row that bench/pipeline.py prints beside pgqueuer and `switchboard worker`.
 
 Per event it does the writes the issue's pipeline names, and nothing else: the same claim
-statement as `switchboard worker` (fair per tenant, SKIP LOCKED), one workflow_executions
+statement as `switchboard worker` (fair per tenant, SKIP LOCKED; planned with the same
+settings), one workflow_executions
 row with the same columns and a step_state of the same shape for each matching active
 definition, and the event completed with its result, the last two in one transaction.
 Raw asyncpg prepared statements, two claim-then-write loops per process on connections of
@@ -26,7 +27,7 @@ from typing import Any
 import asyncpg  # pyright: ignore[reportMissingTypeStubs]
 import pydantic_core
 
-from orchestration.queue.claim import CLAIM_POSTGRES
+from orchestration.queue.claim import CLAIM_POSTGRES, QUEUE_PLANNER_SETTINGS
 
 _CLAIM = (
     CLAIM_POSTGRES.replace(":now", "$1")
@@ -145,7 +146,10 @@ async def run_floor_worker(url: str, batch: int) -> None:
     """Drain the queue until SIGTERM with LOOPS loops, each claiming a batch and writing it
     in one transaction on its own connection (while one loop waits on its commit, the other
     claims); prints "ready" once connected."""
-    connections: list[Any] = [await asyncpg.connect(url) for _ in range(LOOPS)]
+    connections: list[Any] = [
+        await asyncpg.connect(url, server_settings=dict(QUEUE_PLANNER_SETTINGS))
+        for _ in range(LOOPS)
+    ]
     definitions: Definitions = {}
     for row in await connections[0].fetch(_DEFINITIONS):
         definitions.setdefault((row["tenant_id"], row["event_type"]), []).append(row)

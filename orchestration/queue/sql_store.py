@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orchestration.queue.backoff import retry_delay
-from orchestration.queue.claim import claim_postgres, claim_sqlite
+from orchestration.queue.claim import QUEUE_PLANNER_SETTINGS, claim_postgres, claim_sqlite
 from orchestration.queue.retention import RetentionPolicy, RetentionReport, apply_retention
 from orchestration.queue.rows import to_claimed, to_queued
 from orchestration.queue.store import (
@@ -71,7 +71,10 @@ class SqlQueueStore:
                 isolation_level="AUTOCOMMIT",
                 pool_pre_ping=False,
                 pool_size=3,
-                connect_args={"timeout": 10, "server_settings": {"synchronous_commit": "off"}},
+                connect_args={
+                    "timeout": 10,
+                    "server_settings": {"synchronous_commit": "off", **QUEUE_PLANNER_SETTINGS},
+                },
             )
 
     async def close(self) -> None:

@@ -28,26 +28,16 @@ import asyncpg  # pyright: ignore[reportMissingTypeStubs]
 import pydantic_core
 
 from orchestration.queue.claim import CLAIM_POSTGRES, QUEUE_PLANNER_SETTINGS
+from orchestration.queue.pg_complete import COMPLETE_POSTGRES
 
-_CLAIM = (
-    CLAIM_POSTGRES.replace(":now", "$1")
-    .replace(":worker", "$2")
-    .replace(":batch", "$3")
-    .replace(":per_tenant", "$4")
-)
+_CLAIM = CLAIM_POSTGRES
 _INSERT_EXECUTION = """
 INSERT INTO workflow_executions (id, workflow_definition_id, tenant_id, trigger_event_id,
     customer_id, execution_platform, status, started_at, completed_at, workflow_version,
     routing, retry_count, external_api_calls, step_state, execution_result, execution_time_ms)
 VALUES ($1, $2, $3, $4, $5, 'internal', 'completed', $6, $6, $7, $8, 0, 0, $9, $10, 0)
 """
-_COMPLETE = """
-UPDATE event_queue q
-   SET status = 'completed', processing_result = r.result::jsonb, worker_id = NULL,
-       heartbeat_at = NULL, updated_at = $1
-  FROM unnest($2::uuid[], $3::text[]) AS r(id, result)
- WHERE q.id = r.id AND q.worker_id = $4
-"""
+_COMPLETE = COMPLETE_POSTGRES  # the worker's own acknowledgement
 _DEFINITIONS = """
 SELECT id, tenant_id, name, version, trigger_conditions->>'event_type' AS event_type,
        workflow_steps, retry_policy, error_handling
@@ -171,7 +161,8 @@ async def run_floor_worker(url: str, batch: int) -> None:
                 if executions:
                     await insert.executemany(executions)
                 ids = [row["id"] for row in rows]
-                await complete.fetch(datetime.now(UTC), ids, results, worker_id)
+                attempts = [row["attempts"] for row in rows]
+                await complete.fetch(datetime.now(UTC), ids, attempts, results, worker_id)
 
     tasks = [asyncio.create_task(loop(conn)) for conn in connections]
     print("ready", flush=True)

@@ -20,6 +20,12 @@ Two things make an execution cost few statements:
 A caller's awaited write returns only after the transaction that holds it committed. When
 a grouped transaction fails, each of its statements is tried again in a transaction of its
 own, so one bad write fails only its own caller.
+
+On Postgres the writes skip SQLAlchemy's per-execute work: each shape's statement is
+compiled once (orchestration.journal_statements) and run with asyncpg's executemany on a
+connection leased from the engine's pool (shared.crm.pg_reads), one round trip for a batch
+of one shape (asyncpg runs an executemany as one transaction), BEGIN/COMMIT around several.
+The values written are the ones SQLAlchemy would have sent (its own bind processors).
 """
 
 from __future__ import annotations
@@ -34,7 +40,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orchestration.executions import ExecutionRecord, execution_select, record_from_row
+from orchestration.executions import (
+    ExecutionRecord,
+    execution_select,
+    record_from_row,
+    saved_workflow_name,
+)
+from orchestration.journal_statements import CompiledWrite, ExecutionWrites
+from shared.crm.pg_reads import postgres_reader
 from shared.db.database import Database
 from shared.db.orchestration_tables import workflow_executions
 
@@ -72,6 +85,9 @@ class ExecutionJournal:
         self._rows: dict[uuid.UUID, _Row] = {}  # executions with values not yet written
         self._pending: list[_Op] = []
         self._flusher: asyncio.Task[None] | None = None
+        # Postgres: writes compiled once and run on asyncpg; SQLite: through SQLAlchemy.
+        self._writes = None if db.target.is_sqlite else ExecutionWrites(db.engine.dialect)
+        self.transactions = 0  # write transactions committed (tests read this)
 
     async def find(
         self, trigger_event_id: uuid.UUID, workflow_definition_id: uuid.UUID
@@ -86,7 +102,7 @@ class ExecutionJournal:
         workflow_executions columns (tenant_id, started_at, step_state with the workflow's
         name, ...); its id is made here."""
         values = {"id": uuid.uuid4(), **values}
-        self._rows[values["id"]] = _Row(dict(values), written=False)
+        self._rows[values["id"]] = _Row(values, written=False)
         return _record_of(values)
 
     async def update(self, execution_id: uuid.UUID, *, wait: bool = True, **values: Any) -> None:
@@ -95,7 +111,7 @@ class ExecutionJournal:
         row = self._rows.get(execution_id)
         if row is None:
             if wait:
-                await self._submit("update", _update_params(execution_id, values))
+                await self._submit("update", {"id": execution_id, **values})
                 return
             row = self._rows[execution_id] = _Row({}, written=True)
         row.values.update(values)
@@ -108,7 +124,7 @@ class ExecutionJournal:
         if row is None or (row.written and not row.values):
             return
         if row.written:
-            await self._submit("update", _update_params(execution_id, row.values))
+            await self._submit("update", {"id": execution_id, **row.values})
         else:
             await self._submit("insert", row.values)
 
@@ -145,18 +161,60 @@ class ExecutionJournal:
         groups: dict[tuple[str, frozenset[str]], list[_Op]] = {}
         for op in batch:
             groups.setdefault(op.shape, []).append(op)
+        if self._writes is not None:
+            answers = await self._run_on_asyncpg(self._writes, groups)
+        else:
+            answers = await self._run_on_sqlalchemy(groups)
+        for op, answer in answers:  # after the commit: only committed writes are answered
+            if not op.done.done():
+                op.done.set_result(answer)
+
+    async def _run_on_sqlalchemy(
+        self, groups: dict[tuple[str, frozenset[str]], list[_Op]]
+    ) -> list[tuple[_Op, Any]]:
         answers: list[tuple[_Op, Any]] = []
         async with self._db.transaction() as conn:
             for (kind, _), ops in groups.items():
                 if kind == "find":
                     answers += await _find_all(conn, ops)
-                else:
-                    statement = _insert() if kind == "insert" else _update(ops[0].params)
-                    await conn.execute(statement, [op.params for op in ops])
+                elif kind == "insert":
+                    await conn.execute(_insert(), [op.params for op in ops])
                     answers += [(op, None) for op in ops]
-        for op, answer in answers:  # after the commit: only committed writes are answered
-            if not op.done.done():
-                op.done.set_result(answer)
+                else:
+                    params = [_update_params(op.params) for op in ops]
+                    await conn.execute(_update(params[0]), params)
+                    answers += [(op, None) for op in ops]
+        self.transactions += 1
+        return answers
+
+    async def _run_on_asyncpg(
+        self, writes: ExecutionWrites, groups: dict[tuple[str, frozenset[str]], list[_Op]]
+    ) -> list[tuple[_Op, Any]]:
+        answers: list[tuple[_Op, Any]] = []
+        statements: list[tuple[CompiledWrite, list[list[Any]]]] = []
+        for (kind, columns), ops in groups.items():
+            if kind == "find":  # a redelivery's read (rare): through SQLAlchemy, no transaction
+                async with self._db.engine.connect() as conn:
+                    answers += await _find_all(conn, ops)
+                continue
+            statement = writes.insert(columns) if kind == "insert" else writes.update(columns)
+            statements.append((statement, [statement.arguments(op.params) for op in ops]))
+            answers += [(op, None) for op in ops]
+        if statements:
+            await postgres_reader(self._db).run(lambda conn: _write_all(conn, statements))
+            self.transactions += 1
+        return answers
+
+
+async def _write_all(conn: Any, statements: list[tuple[CompiledWrite, list[list[Any]]]]) -> None:
+    """Run the statements on an asyncpg connection, in one transaction."""
+    if len(statements) == 1:  # an executemany is one transaction of its own
+        statement, rows = statements[0]
+        await conn.executemany(statement.sql, rows)
+        return
+    async with conn.transaction():
+        for statement, rows in statements:
+            await conn.executemany(statement.sql, rows)
 
 
 def _answer_error(op: _Op, exc: Exception) -> None:
@@ -185,15 +243,36 @@ async def _find_all(conn: AsyncConnection, ops: list[_Op]) -> list[tuple[_Op, An
     return [(op, found.get((op.params["event"], op.params["definition"]))) for op in ops]
 
 
-def _update_params(execution_id: uuid.UUID, values: dict[str, Any]) -> dict[str, Any]:
-    # Bound as v_<column>: SQLAlchemy reserves the column names themselves in SET.
-    return {"b_id": execution_id, **{f"v_{k}": v for k, v in values.items()}}
+def _update_params(params: dict[str, Any]) -> dict[str, Any]:
+    """An update op's {id, column: value} as SQLAlchemy binds it: SQLAlchemy reserves the
+    column names themselves in SET, so values are bound as v_<column>."""
+    return {"b_id": params["id"], **{f"v_{k}": v for k, v in params.items() if k != "id"}}
 
 
 def _record_of(values: dict[str, Any]) -> ExecutionRecord:
-    """The record of a row not yet written: unset columns read as NULL, the workflow's name
-    from its step_state (as for a row whose definition is gone)."""
-    return record_from_row({**_NULL_ROW, **values})
-
-
-_NULL_ROW: dict[str, Any] = {column.name: None for column in _x.c} | {"workflow_name": None}
+    """The record of a row not yet written, as record_from_row reads it back: unset columns
+    read as NULL, the workflow's name from its step_state (as for a row whose definition is
+    gone). Built directly: a new execution's record is made for every event."""
+    get = values.get
+    state = get("step_state")
+    return ExecutionRecord(
+        id=values["id"],
+        tenant_id=values["tenant_id"],
+        workflow_definition_id=get("workflow_definition_id"),
+        workflow_name=saved_workflow_name(state),
+        workflow_version=get("workflow_version"),
+        trigger_event_id=get("trigger_event_id"),
+        execution_platform=get("execution_platform"),
+        status=get("status") or "running",
+        started_at=get("started_at"),
+        completed_at=get("completed_at"),
+        execution_result=get("execution_result"),
+        error_details=get("error_details"),
+        retry_count=get("retry_count") or 0,
+        execution_time_ms=get("execution_time_ms"),
+        memory_usage_mb=get("memory_usage_mb"),
+        external_api_calls=get("external_api_calls") or 0,
+        routing=get("routing"),
+        step_state=state or {},
+        resume_at=get("resume_at"),
+    )

@@ -31,6 +31,7 @@ __all__ = [
     "list_executions",
     "load_execution",
     "record_from_row",
+    "saved_workflow_name",
     "update_execution",
 ]
 
@@ -100,7 +101,7 @@ def execution_select() -> sa.Select[Any]:
     )
 
 
-def _saved_name(state: Any) -> str | None:
+def saved_workflow_name(state: Any) -> str | None:
     """The name recorded at start, for an execution whose definition was deleted."""
     if isinstance(state, dict):
         name = cast(dict[str, Any], state).get("workflow_name")
@@ -113,7 +114,7 @@ def record_from_row(row: Mapping[Any, Any]) -> ExecutionRecord:
         id=row["id"],
         tenant_id=row["tenant_id"],
         workflow_definition_id=row["workflow_definition_id"],
-        workflow_name=row["workflow_name"] or _saved_name(row["step_state"]),
+        workflow_name=row["workflow_name"] or saved_workflow_name(row["step_state"]),
         workflow_version=row["workflow_version"],
         trigger_event_id=row["trigger_event_id"],
         execution_platform=row["execution_platform"],

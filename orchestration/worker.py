@@ -110,6 +110,7 @@ class Worker:
         self._lost: set[uuid.UUID] = set()  # reaped while their handler ran: cancelled
         self._idle = asyncio.Event()  # the claim loop went idle: the due timer looks ahead
         self._finished: list[Settlement] = []
+        self._settles = 0  # outcome batches recorded: a drain's empty claim must follow them
         self._slot_freed = asyncio.Event()  # a handler returned, acks were recorded, or stop
         self._outcome_ready = asyncio.Event()  # a handler finished, or handlers are closed
         self._stopping = False
@@ -176,6 +177,7 @@ class Worker:
                     await self._wait_slot()
                     continue
                 limit = min(free, config.batch_size)
+                settles_before = self._settles
                 batch = await self._claim(limit)
                 self._busy += len(batch)
                 for event in batch:
@@ -187,8 +189,13 @@ class Worker:
                 if batch:
                     continue
                 if drain:
-                    if not self._inflight:
+                    # Drained only if every outcome was recorded before this claim began: a
+                    # retry recorded while it ran is pending again, and the claim may have
+                    # looked before it was.
+                    if not self._inflight and self._settles == settles_before:
                         return
+                    if not self._inflight:
+                        continue
                     await self._wait_slot()
                     continue
                 self._idle.set()
@@ -331,6 +338,7 @@ class Worker:
                     self._finished = batch + self._finished
                     await anyio.sleep(self.config.poll_interval_s)
                     continue
+                self._settles += 1
                 self.stats.completed += report.completed
                 self.stats.retried += report.retried
                 self.stats.dead_lettered += report.dead_lettered

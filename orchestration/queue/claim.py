@@ -4,6 +4,11 @@ Both pick due pending events best-first: by priority, then round-robin across te
 (every tenant's first event comes before any tenant's second of the same priority), then
 due time, with at most `per_tenant` events of one tenant per batch. So a tenant's
 10,000-event burst cannot push another tenant's critical event out of the next batch.
+
+On Postgres the claim runs as asyncpg's own prepared statement on the SQLAlchemy
+connection, returning only what a ClaimedEvent holds: a worker claims hundreds of times a
+second, and SQLAlchemy's per-row result processing of every column cost the worker as much
+CPU per event as the rest of the queue's work (45 us of 93 with the acknowledgement).
 """
 
 from __future__ import annotations
@@ -14,12 +19,31 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orchestration.queue.rows import to_claimed
+from orchestration.queue.types import ClaimedEvent
 from shared.db.schema import event_queue
-from shared.db.types import UtcDateTime
 
 __all__ = ["CLAIM_POSTGRES", "QUEUE_PLANNER_SETTINGS", "claim_postgres", "claim_sqlite"]
 
-_RETURNED = ", ".join(f"q.{c.name}" for c in event_queue.c)
+# What a ClaimedEvent is made of, in the order the Postgres claim returns it.
+_CLAIMED = (
+    "id",
+    "tenant_id",
+    "event_id",
+    "event_type",
+    "event_data",
+    "event_source",
+    "customer_id",
+    "priority",
+    "attempts",
+    "max_retries",
+    "chain_depth",
+    "workflow_triggers",
+    "created_at",
+    "scheduled_for",
+    "occurred_at",
+)
+_RETURNED = ", ".join(f"q.{name}" for name in _CLAIMED)
 
 
 # Both claims also say whether a workflow execution may already name the event as its
@@ -29,14 +53,13 @@ _RETURNED = ", ".join(f"q.{c.name}" for c in event_queue.c)
 # A lookup in the claim would be planned against the executions table's statistics, which
 # are stale (a plan that scans the table) while a new table grows. SQLite, one worker and
 # no cached plans, probes the trigger_event_id index.
-_may_have_executions = sa.column("may_have_executions", sa.Boolean)
 
-# Postgres: list the tenants with pending work by skipping through the pending index
-# (a loose index scan: one probe per tenant, not a scan of a burst), lock each tenant's
-# best `per_tenant` due rows with SKIP LOCKED so concurrent workers take disjoint rows,
-# then keep the best `batch` of those. The rows to update are found by their ids
-# (`= ANY(ARRAY(...))`): joined to `picked` alone, a plan made while the table looked empty
-# scanned the whole table once per claim.
+# Postgres ($1 now, $2 worker id, $3 batch size, $4 per tenant): list the tenants with
+# pending work by skipping through the pending index (a loose index scan: one probe per
+# tenant, not a scan of a burst), lock each tenant's best `per_tenant` due rows with SKIP
+# LOCKED so concurrent workers take disjoint rows, then keep the best `batch` of those. The
+# rows to update are found by their ids (`= ANY(ARRAY(...))`): joined to `picked` alone, a
+# plan made while the table looked empty scanned the whole table once per claim.
 CLAIM_POSTGRES = f"""
 WITH RECURSIVE due_tenants(tenant_id) AS (
     (SELECT tenant_id FROM event_queue
@@ -55,9 +78,9 @@ candidates AS (
         SELECT e.id, e.tenant_id, e.priority, e.scheduled_for, e.last_attempt
           FROM event_queue e
          WHERE e.status = 'pending' AND e.tenant_id = d.tenant_id
-           AND e.scheduled_for <= :now
+           AND e.scheduled_for <= $1
          ORDER BY e.priority, e.scheduled_for
-         LIMIT :per_tenant
+         LIMIT $4
            FOR UPDATE SKIP LOCKED
      ) c
      WHERE d.tenant_id IS NOT NULL
@@ -70,11 +93,11 @@ picked AS (
           FROM candidates
     ) ranked
     ORDER BY priority, turn, scheduled_for
-    LIMIT :batch
+    LIMIT $3
 )
 UPDATE event_queue q
-   SET status = 'processing', attempts = q.attempts + 1, last_attempt = :now,
-       heartbeat_at = :now, worker_id = :worker, updated_at = :now
+   SET status = 'processing', attempts = q.attempts + 1, last_attempt = $1,
+       heartbeat_at = $1, worker_id = $2, updated_at = $1
   FROM picked
  WHERE q.id = ANY(ARRAY(SELECT id FROM picked)) AND q.id = picked.id
 RETURNING {_RETURNED}, picked.last_attempt IS NOT NULL AS may_have_executions
@@ -89,26 +112,41 @@ RETURNING {_RETURNED}, picked.last_attempt IS NOT NULL AS may_have_executions
 # large share of the table are ruled out and a plan stays right whatever the statistics say.
 QUEUE_PLANNER_SETTINGS: dict[str, str] = {"enable_seqscan": "off", "enable_bitmapscan": "off"}
 
-_claim_postgres_stmt = (
-    sa.text(CLAIM_POSTGRES)
-    .bindparams(sa.bindparam("now", type_=UtcDateTime()))
-    .columns(*event_queue.c, _may_have_executions)
-)
-
 
 async def claim_postgres(
     conn: AsyncConnection, *, worker_id: str, now: datetime, batch: int, per_tenant: int
-) -> list[sa.RowMapping]:
-    result = await conn.execute(
-        _claim_postgres_stmt,
-        {"now": now, "worker": worker_id, "batch": batch, "per_tenant": per_tenant},
+) -> list[ClaimedEvent]:
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection  # asyncpg, with the engine's JSON codecs
+    records = await driver.fetch(CLAIM_POSTGRES, now, worker_id, batch, per_tenant)
+    return [_claimed(record) for record in records]
+
+
+def _claimed(r: Any) -> ClaimedEvent:
+    """A claimed row as to_claimed() reads it (the JSON columns arrive decoded)."""
+    return ClaimedEvent(
+        id=r[0],
+        tenant_id=r[1],
+        event_id=r[2] or str(r[0]),
+        event_type=r[3],
+        event_data=dict(r[4] or {}),
+        event_source=r[5],
+        customer_id=r[6],
+        priority=r[7] if r[7] is not None else 5,
+        attempts=r[8] or 0,
+        max_retries=r[9] if r[9] is not None else 3,
+        chain_depth=r[10] or 0,
+        workflow_triggers=r[11],
+        created_at=r[12],
+        scheduled_for=r[13],
+        occurred_at=r[14],
+        may_have_executions=r[15],
     )
-    return list(result.mappings())
 
 
 async def claim_sqlite(
     conn: AsyncConnection, *, worker_id: str, now: datetime, batch: int, per_tenant: int
-) -> list[sa.RowMapping]:
+) -> list[ClaimedEvent]:
     """SQLite has one writer at a time (the caller holds BEGIN IMMEDIATE), so no row locks:
     rank each tenant's due events with a window function and update the best in place."""
     q = event_queue.c
@@ -151,4 +189,4 @@ async def claim_sqlite(
             ).label("may_have_executions"),
         )
     )
-    return list((await conn.execute(stmt)).mappings())
+    return [to_claimed(row) for row in (await conn.execute(stmt)).mappings()]

@@ -21,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orchestration.queue.backoff import retry_delay
 from orchestration.queue.claim import QUEUE_PLANNER_SETTINGS, claim_postgres, claim_sqlite
+from orchestration.queue.pg_complete import complete_postgres
 from orchestration.queue.retention import RetentionPolicy, RetentionReport, apply_retention
-from orchestration.queue.rows import to_claimed, to_queued
+from orchestration.queue.rows import to_queued
 from orchestration.queue.store import (
     Clock,
     EventStatus,
@@ -114,9 +115,8 @@ class SqlQueueStore:
                 batch=limit,
                 per_tenant=max(1, per_tenant),
             )
-        claimed = [to_claimed(r) for r in rows]
-        claimed.sort(key=lambda e: (e.priority, e.scheduled_for))
-        return claimed
+        rows.sort(key=lambda e: (e.priority, e.scheduled_for))
+        return rows
 
     def _append_error(self) -> sa.ColumnElement[Any]:
         """error_details := error_details + [:entry] (entry bound as JSON text)."""
@@ -166,7 +166,10 @@ class SqlQueueStore:
                 dead.append(params)
         base = {"worker_id": None, "heartbeat_at": None, "updated_at": now}
         async with self._worker_transaction() as conn:
-            if done:
+            if done and self._bookkeeping is not None:  # Postgres: one statement
+                completed = [(p["b_id"], p["b_attempts"], p["b_result"]) for p in done]
+                await complete_postgres(conn, worker_id=worker_id, now=now, done=completed)
+            elif done:
                 stmt = sa.update(event_queue).where(self._lease())
                 await conn.execute(
                     stmt.values(

@@ -14,6 +14,7 @@ itself is done.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -65,6 +66,12 @@ FAILOVERS = Counter(
 )
 
 _INTERNAL_STATUS = {"completed": ResultStatus.COMPLETED, "failed": ResultStatus.FAILED}
+
+
+@functools.cache
+def _routed(platform: str) -> Any:
+    """ROUTED's series for `platform`, looked up once (`labels()` takes a lock each time)."""
+    return ROUTED.labels(platform=platform)
 
 
 @dataclass(frozen=True)
@@ -166,7 +173,7 @@ class PlatformDispatcher:
         finally:
             await self.tools.record_usage(stored.tenant_id, tools)
         record = outcome.routing_record()
-        ROUTED.labels(platform=outcome.result.platform).inc()
+        _routed(outcome.result.platform).inc()
         if outcome.failed_over:
             for attempt in outcome.attempts[:-1]:
                 FAILOVERS.labels(
@@ -208,7 +215,7 @@ class PlatformDispatcher:
                 "attempts": [attempt],
                 "failed_over": False,
             }
-        ROUTED.labels(platform=INTERNAL).inc()
+        _routed(INTERNAL).inc()
         await self._record(execution.id, routing=routing)
         return result
 

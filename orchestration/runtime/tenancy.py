@@ -51,8 +51,11 @@ class TenantScopedHandler:
         self.inner = inner
 
     async def __call__(self, event: ClaimedEvent) -> HandlerOutcome:
-        with tenant_scope(event.tenant_id):
+        token = _tenant.set(event.tenant_id)  # tenant_scope's work, without its generator
+        try:
             return await self.inner(event)
+        finally:
+            _tenant.reset(token)
 
 
 class TenantCache(Generic[T]):

@@ -16,10 +16,11 @@ and a restart loses nothing.
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -35,9 +36,9 @@ from orchestration.execution_journal import ExecutionJournal
 from orchestration.executions import ExecutionRecord, update_execution
 from orchestration.queue.types import ClaimedEvent
 from orchestration.workflows.actions import ACTIONS
-from orchestration.workflows.actions.base import FollowUpPublisher, StepContext
+from orchestration.workflows.actions.base import FollowUpPublisher, StepContext, idempotency_key
 from orchestration.workflows.actions.flow import WaitFields, wait_until
-from orchestration.workflows.conditions import parse_condition
+from orchestration.workflows.conditions import Condition, parse_condition
 from orchestration.workflows.definition import ErrorHandling, StepSpec
 from orchestration.workflows.errors import (
     ConditionError,
@@ -51,7 +52,14 @@ from orchestration.workflows.templating import render
 from shared.db.database import Database
 from shared.db.types import utcnow
 
-__all__ = ["RunResult", "StepEngine", "build_scope", "idempotency_key"]
+__all__ = [
+    "RunPlan",
+    "RunResult",
+    "StepEngine",
+    "build_scope",
+    "condition_of",
+    "idempotency_key",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +73,26 @@ class RunResult:
     resume_at: datetime | None = None
 
 
-def idempotency_key(
-    tenant_id: uuid.UUID, event_id: str, workflow_id: uuid.UUID, version: int, step: str
-) -> str:
-    """Stable across attempts and workers: (event, workflow, version, step)."""
-    raw = f"{tenant_id}|{event_id}|{workflow_id}|{version}|{step}"
-    return "sb-" + hashlib.sha256(raw.encode()).hexdigest()[:40]
+@dataclass(frozen=True)
+class RunPlan:
+    """An execution's steps and error handling, parsed from what its step_state recorded."""
+
+    steps: tuple[StepSpec, ...]
+    error_handling: ErrorHandling
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> RunPlan:
+        """From a step_state (or a definition's run_plan, which a new step_state copies)."""
+        return cls(
+            tuple(StepSpec.model_validate(s) for s in state.get("plan", [])),
+            ErrorHandling.model_validate(state.get("error_handling") or {}),
+        )
+
+
+@functools.lru_cache(maxsize=1024)
+def condition_of(source: str) -> Condition:
+    """`parse_condition`, once per distinct text (a parsed condition is never changed)."""
+    return parse_condition(source)
 
 
 def build_scope(event: ClaimedEvent, outputs: dict[str, Any]) -> dict[str, Any]:
@@ -147,25 +169,32 @@ class StepEngine:
         *,
         resumed_step: str | None = None,
         last_attempt: bool = False,
+        plan: RunPlan | None = None,
     ) -> RunResult:
         """Run (or continue) `execution` for its triggering `event`.
 
         `resumed_step` is the key of the `wait` step whose resume event has arrived.
         With `last_attempt`, a transient failure fails the execution instead of 'retrying'.
+        `plan` is the execution's step_state plan already parsed (the handler parses a
+        definition's once, for every execution it starts); without it, it is parsed here.
         Only a BaseException (a crash, a cancellation) escapes.
         """
         started = time.monotonic()
-        state: dict[str, Any] = _jsonable(execution.step_state)  # a copy, to change
-        plan = [StepSpec.model_validate(s) for s in state.get("plan", [])]
-        error_handling = ErrorHandling.model_validate(state.get("error_handling") or {})
-        records: dict[str, dict[str, Any]] = state.setdefault("steps", {})
+        # A copy to change: its own `steps`; the rest (plan, event snapshot) is only read.
+        # Step records are replaced, never changed in place.
+        state: dict[str, Any] = dict(execution.step_state)
+        records: dict[str, dict[str, Any]] = dict(state.get("steps") or {})
+        state["steps"] = records
+        if plan is None:
+            plan = RunPlan.from_state(state)
+        steps, error_handling = plan.steps, plan.error_handling
         outputs = {k: r.get("output") for k, r in records.items() if r["status"] == "completed"}
         totals = {"api_calls": execution.external_api_calls}
         # Recorded at start: the definition row may be deleted while an execution waits.
         workflow_id = execution.workflow_definition_id or uuid.UUID(
             str(state.get("workflow_id") or execution.id)
         )
-        pending = next((s for s in plan if s.key not in records or _open(records[s.key])), None)
+        pending = next((s for s in steps if s.key not in records or _open(records[s.key])), None)
         if pending is not None and pending.key in records and resumed_step != pending.key:
             # Parked, and this is not its resume event (a redelivered trigger): the resume
             # event is already queued, so there is nothing to do.
@@ -175,7 +204,8 @@ class StepEngine:
                 execution, state, totals, started, wait=False, status="running", resume_at=None
             )
 
-        for index, step in enumerate(plan):
+        last_index = len(steps) - 1
+        for index, step in enumerate(steps):
             record = records.get(step.key)
             if record is not None and record["status"] in ("completed", "skipped", "failed"):
                 continue
@@ -225,13 +255,14 @@ class StepEngine:
                 "finished_at": utcnow().isoformat(),
             }
             outputs[step.key] = output
-            if index < len(plan) - 1:  # the last step's checkpoint is the completion write
+            if index < last_index:  # the last step's checkpoint is the completion write
                 # A pure step's checkpoint waits for the next write (a rerun recomputes
                 # it); a side effect's is written before anything else runs.
                 await self._write(execution, state, totals, started, wait=side_effecting)
 
         skipped = [k for k, r in records.items() if r["status"] == "skipped"]
         failed = [k for k, r in records.items() if r["status"] == "failed"]
+        # Plain JSON already: each output went through _jsonable, or was read back as JSON.
         result = {"outputs": outputs, "skipped": skipped, "failed_steps": failed}
         # Written by the caller's commit (the handler's, or the router's with its record).
         await self._write(
@@ -242,7 +273,7 @@ class StepEngine:
             wait=False,
             status="completed",
             completed_at=utcnow(),
-            execution_result=_jsonable(result),
+            execution_result=result,
             error_details=None,
             resume_at=None,
         )
@@ -271,20 +302,13 @@ class StepEngine:
             step_name=step.name,
             outputs=outputs,
             scope=scope,
-            idempotency_key=idempotency_key(
-                execution.tenant_id,
-                event.event_id,
-                workflow_id,
-                execution.workflow_version or 1,
-                step.key,
-            ),
             services=self.services,
             publisher=self.publisher,
             now=utcnow(),
             max_chain_depth=self.max_chain_depth,
         )
         try:
-            if step.condition is not None and not parse_condition(step.condition).evaluate(scope):
+            if step.condition is not None and not condition_of(step.condition).evaluate(scope):
                 return ctx, None, False
             fields = spec.fields.model_validate(render(step.fields, scope))
         except ConditionError as exc:

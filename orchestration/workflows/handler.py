@@ -28,7 +28,7 @@ from orchestration.queue.types import ClaimedEvent, HandlerOutcome, OutcomeKind
 from orchestration.workflows.actions.base import FollowUpPublisher
 from orchestration.workflows.definition import RetryPolicy
 from orchestration.workflows.definition_cache import DefinitionCache
-from orchestration.workflows.engine import RunResult, StepEngine
+from orchestration.workflows.engine import RunPlan, RunResult, StepEngine
 from orchestration.workflows.matching import match_event
 from orchestration.workflows.publishing import RESUME_EVENT_TYPE, QueuePublisher
 from orchestration.workflows.services import Services
@@ -89,6 +89,25 @@ def retry_at(policy: RetryPolicy, attempt: int, now: datetime) -> datetime:
 
 
 @dataclass(frozen=True)
+class _Prepared:
+    """What every execution of one loaded definition starts from, made once for it."""
+
+    stored: StoredDefinition  # kept: its id() is the cache key
+    plan: RunPlan
+    state_head: dict[str, Any]  # step_state's first keys; shared: copied into each state
+    actor: str  # who the run's platform calls are audited as
+
+    @classmethod
+    def of(cls, stored: StoredDefinition) -> _Prepared:
+        run_plan = stored.run_plan
+        head = {"workflow_name": stored.definition.name, "workflow_id": str(stored.id), **run_plan}
+        return cls(stored, RunPlan.from_state(run_plan), head, f"workflow:{stored.definition.name}")
+
+
+_PREPARED_KEPT = 512  # definitions prepared; more (reloads over a long run) start afresh
+
+
+@dataclass(frozen=True)
 class _Ran:
     workflow: str
     execution_id: uuid.UUID
@@ -120,6 +139,7 @@ class WorkflowEventHandler:
         self.dispatch = dispatch
         self.journal = journal or ExecutionJournal(db)
         self.definitions = definitions or DefinitionCache(db)
+        self._prepared: dict[int, _Prepared] = {}  # by id() of the loaded definition
         self.engine = StepEngine(
             db,
             services or Services(),
@@ -137,12 +157,23 @@ class WorkflowEventHandler:
         refused = [{"workflow": name, "reason": reason} for name, reason in match.refused]
         return self._outcome(event, ran, refused)
 
+    def _prepare(self, stored: StoredDefinition) -> _Prepared:
+        found = self._prepared.get(id(stored))
+        if found is None or found.stored is not stored:
+            if len(self._prepared) >= _PREPARED_KEPT:
+                self._prepared.clear()
+            found = self._prepared[id(stored)] = _Prepared.of(stored)
+        return found
+
     async def _run(self, stored: StoredDefinition, event: ClaimedEvent) -> _Ran:
         definition = stored.definition
+        prepared = self._prepare(stored)
+        plan: RunPlan | None = None  # a resumed execution runs the plan it recorded
         execution = (
             await self.journal.find(event.id, stored.id) if event.may_have_executions else None
         )
         if execution is None:
+            plan = prepared.plan
             execution = self.journal.start(
                 workflow_definition_id=stored.id,
                 tenant_id=stored.tenant_id,
@@ -155,32 +186,34 @@ class WorkflowEventHandler:
                 routing=self.router(stored),
                 retry_count=0,
                 external_api_calls=0,
-                step_state={
-                    "workflow_name": definition.name,
-                    "workflow_id": str(stored.id),
-                    **stored.run_plan,
-                    "event": _snapshot(event),
-                    "steps": {},
-                },
+                step_state={**prepared.state_head, "event": _snapshot(event), "steps": {}},
             )
         policy = definition.retry_policy
         if execution.status == "completed":
             result = RunResult("completed")
         else:
             last = event.is_last_attempt or event.attempts >= policy.max_attempts
+            started = execution  # the closure's own name: a captured variable is not narrowed
 
             async def run_internal() -> RunResult:
-                return await self.engine.run(execution, event, last_attempt=last)
+                return await self.engine.run(started, event, last_attempt=last, plan=plan)
 
             # Platform calls made by this run (steps or routing) are audited as the workflow's.
-            with outbound_caller(f"workflow:{definition.name}", execution_id=str(execution.id)):
-                async with self._committed(execution.id):
+            with outbound_caller(prepared.actor, execution_id=str(execution.id)):
+                try:
                     if self.dispatch is None:
                         result = await run_internal()
                     else:
                         result = await self.dispatch(
                             stored, event, execution, run_internal, last_attempt=last
                         )
+                except BaseException:
+                    # A run cut short writes none of its pending values (its redelivery
+                    # starts again).
+                    self.journal.discard(execution.id)
+                    raise
+                # Its pending values are written before the queue hears the outcome.
+                await self.journal.commit(execution.id)
         return _Ran(definition.name, execution.id, execution.workflow_version, result, policy)
 
     @asynccontextmanager

@@ -15,8 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orchestration.queue.types import ClaimedEvent
-from orchestration.workflows.conditions import parse_condition
-from orchestration.workflows.engine import build_scope
+from orchestration.workflows.engine import build_scope, condition_of
 from orchestration.workflows.errors import ConditionError
 from orchestration.workflows.store import StoredDefinition, load_active_definitions
 
@@ -44,11 +43,11 @@ def match_event(active: list[StoredDefinition], event: ClaimedEvent) -> Match:
         trigger = stored.definition.trigger
         if trigger.type != "event" or trigger.event_type != event.event_type:
             continue
-        if scope is None:
-            scope = build_scope(event, {})
         if trigger.condition is not None:
+            if scope is None:
+                scope = build_scope(event, {})
             try:
-                if not parse_condition(trigger.condition).evaluate(scope):
+                if not condition_of(trigger.condition).evaluate(scope):
                     continue
             except ConditionError as exc:
                 log.warning("trigger condition of %s on event %s: %s", stored.name, event.id, exc)

@@ -8,11 +8,13 @@ and TransientStepError for what a retry may fix; nothing else is expected to esc
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -33,6 +35,7 @@ __all__ = [
     "FollowUpPublisher",
     "StepContext",
     "canonical_action",
+    "idempotency_key",
     "lookup_name",
     "register",
     "require",
@@ -66,6 +69,14 @@ class FollowUpPublisher(Protocol):
     ) -> None: ...
 
 
+def idempotency_key(
+    tenant_id: uuid.UUID, event_id: str, workflow_id: uuid.UUID, version: int, step: str
+) -> str:
+    """Stable across attempts and workers: (event, workflow, version, step)."""
+    raw = f"{tenant_id}|{event_id}|{workflow_id}|{version}|{step}"
+    return "sb-" + hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
 @dataclass
 class StepContext:
     db: Database
@@ -79,7 +90,6 @@ class StepContext:
     step_name: str
     outputs: dict[str, Any]  # earlier steps' outputs by step key
     scope: dict[str, Any]  # what conditions and {{ }} references see (event, steps, ...)
-    idempotency_key: str  # same for every attempt of this step of this execution
     services: Services
     publisher: FollowUpPublisher
     now: datetime
@@ -89,6 +99,18 @@ class StepContext:
 
     def count_api_call(self) -> None:
         self.api_calls += 1
+
+    @cached_property
+    def idempotency_key(self) -> str:
+        """Same for every attempt of this step of this execution; made when first asked
+        for (a pure step never does)."""
+        return idempotency_key(
+            self.tenant_id,
+            self.event.event_id,
+            self.workflow_id,
+            self.workflow_version,
+            self.step_key,
+        )
 
 
 ActionRun = Callable[[StepContext, Any], Awaitable[dict[str, Any]]]

@@ -28,12 +28,7 @@ from shared.tenants import create_tenant
 BURST = 3000
 BATCH = 50
 
-_CLAIM = (
-    CLAIM_POSTGRES.replace(":now", "$1")
-    .replace(":worker", "$2")
-    .replace(":batch", "$3")
-    .replace(":per_tenant", "$4")
-)
+_CLAIM = CLAIM_POSTGRES
 _STAGE_INDEXES = {"ix_event_queue_pending", "pk_event_queue"}
 
 

@@ -6,13 +6,15 @@ import asyncio
 import uuid
 from typing import Any
 
-from sqlalchemy import event as sa_event
+import sqlalchemy as sa
 
 from orchestration.execution_journal import ExecutionJournal
 from orchestration.executions import ExecutionRecord, load_execution
 from orchestration.workflows.store import save_definition
 from shared.db.database import Database
+from shared.db.orchestration_tables import workflow_executions
 from shared.db.types import utcnow
+from shared.tenants import create_tenant
 
 ONE_STEP = """name: journal test
 trigger: {type: event, event_type: deal_closed}
@@ -43,24 +45,16 @@ async def _stored(db: Database, tenant_id: uuid.UUID, execution_id: uuid.UUID) -
     return found
 
 
-def _count_commits(db: Database) -> list[int]:
-    """A list that grows by one with every transaction `db` commits from now on."""
-    commits: list[int] = []
-    sa_event.listen(db.engine.sync_engine, "commit", lambda _conn: commits.append(1))
-    return commits
-
-
 async def test_concurrent_writes_commit_in_fewer_transactions_and_each_caller_sees_its_own(
     db: Database, tenant_id: uuid.UUID
 ) -> None:
     journal = ExecutionJournal(db)
-    commits = _count_commits(db)
 
     inserted = [journal.start(**_values(tenant_id)) for _ in range(40)]
-    assert commits == []  # nothing is written until an update that waits, or a commit
+    assert journal.transactions == 0  # nothing is written until a waited update or a commit
     await asyncio.gather(*(journal.commit(r.id) for r in inserted))
     assert len({r.id for r in inserted}) == 40
-    assert 0 < len(commits) < 40  # the first write goes alone, the rest together
+    assert 0 < journal.transactions < 40  # the first write goes alone, the rest together
     await asyncio.gather(
         *(
             journal.update(r.id, status="completed", execution_time_ms=i)
@@ -98,17 +92,16 @@ async def test_pending_values_are_written_once_with_the_next_waited_update(
     db: Database, tenant_id: uuid.UUID
 ) -> None:
     journal = ExecutionJournal(db)
-    commits = _count_commits(db)
     started = journal.start(**_values(tenant_id))
     await journal.update(started.id, wait=False, status="completed", execution_time_ms=7)
-    assert commits == []
+    assert journal.transactions == 0
     await journal.update(started.id, routing={"platform": "internal"})
-    assert len(commits) == 1  # one INSERT carrying everything
+    assert journal.transactions == 1  # one INSERT carrying everything
     stored = await _stored(db, tenant_id, started.id)
     assert (stored.status, stored.execution_time_ms) == ("completed", 7)
     assert stored.routing == {"platform": "internal"}
     await journal.commit(started.id)  # nothing pending: no write
-    assert len(commits) == 1
+    assert journal.transactions == 1
 
 
 async def test_a_discarded_start_writes_nothing(db: Database, tenant_id: uuid.UUID) -> None:
@@ -139,3 +132,53 @@ async def test_find_answers_each_event_and_workflow_pair(
     assert found is not None and found.id == started.id
     assert found.workflow_name == "journal test"
     assert other_workflow is None and other_event is None
+
+
+async def _row_as_text(db: Database, execution_id: uuid.UUID) -> dict[str, Any]:
+    x = workflow_executions
+    columns = [sa.cast(c, sa.Text()).label(c.name) for c in x.c if c.name not in ("id",)]
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(sa.select(*columns).where(x.c.id == execution_id))).mappings()
+        return dict(row.one())
+
+
+async def test_the_asyncpg_path_writes_the_values_sqlalchemy_wrote(
+    postgres_db: Database,
+) -> None:
+    db = postgres_db
+    tenant_id = (await create_tenant(db, "raw-vs-sqlalchemy")).id
+    definition = (await save_definition(db, tenant_id, ONE_STEP)).stored
+    fast, slow = ExecutionJournal(db), ExecutionJournal(db)
+    slow._writes = None  # pyright: ignore[reportPrivateUsage]
+    started_at = utcnow()
+    every_column = _values(
+        tenant_id,
+        workflow_definition_id=definition.id,
+        trigger_event_id=uuid.UUID(int=7),
+        customer_id=uuid.UUID(int=8),
+        execution_platform="internal",
+        started_at=started_at,
+        routing={"platform": "internal", "attempts": [{"n": 1}], "none": None},
+        error_details=None,  # JSON null, as SQLAlchemy writes it: not SQL NULL
+        step_state={"steps": {"a": {"output": [1, 2.5, "x", True, None]}}, "workflow_name": "j"},
+    )
+    rows: list[dict[str, Any]] = []
+    for journal in (fast, slow):
+        record = journal.start(**every_column)
+        await journal.commit(record.id)
+        await journal.update(
+            record.id,
+            status="completed",
+            completed_at=started_at,
+            execution_result={"outputs": {}, "skipped": []},
+            memory_usage_mb=12.345,
+            execution_time_ms=17,
+            resume_at=None,
+            retry_count=2,
+        )
+        rows.append(await _row_as_text(db, record.id))
+    fast_row, slow_row = rows
+    assert fast_row.pop("created_at") is not None and slow_row.pop("created_at") is not None
+    assert fast_row == slow_row
+    assert fast_row["error_details"] == "null" and fast_row["resume_at"] is None
+    assert fast_row["memory_usage_mb"] == "12.35"

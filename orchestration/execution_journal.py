@@ -23,7 +23,7 @@ own, so one bad write fails only its own caller.
 
 On Postgres the writes skip SQLAlchemy's per-execute work: each shape's statement is
 compiled once (orchestration.journal_statements) and run with asyncpg's executemany on a
-connection leased from the engine's pool (shared.crm.pg_reads), one round trip for a batch
+connection leased from the engine's pool (shared.db.pg_reads), one round trip for a batch
 of one shape (asyncpg runs an executemany as one transaction), BEGIN/COMMIT around several.
 The values written are the ones SQLAlchemy would have sent (its own bind processors).
 """
@@ -40,16 +40,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orchestration.executions import (
-    ExecutionRecord,
-    execution_select,
-    record_from_row,
-    saved_workflow_name,
-)
+from orchestration.executions import ExecutionRecord, execution_select, record_from_row
 from orchestration.journal_statements import CompiledWrite, ExecutionWrites
-from shared.crm.pg_reads import postgres_reader
 from shared.db.database import Database
 from shared.db.orchestration_tables import workflow_executions
+from shared.db.pg_reads import postgres_reader
 
 __all__ = ["ExecutionJournal"]
 
@@ -103,7 +98,7 @@ class ExecutionJournal:
         name, ...); its id is made here."""
         values = {"id": uuid.uuid4(), **values}
         self._rows[values["id"]] = _Row(values, written=False)
-        return _record_of(values)
+        return record_from_row(values)  # not written yet: unset columns read as NULL
 
     async def update(self, execution_id: uuid.UUID, *, wait: bool = True, **values: Any) -> None:
         """Set columns of an execution: written now (with any pending values), or with
@@ -247,32 +242,3 @@ def _update_params(params: dict[str, Any]) -> dict[str, Any]:
     """An update op's {id, column: value} as SQLAlchemy binds it: SQLAlchemy reserves the
     column names themselves in SET, so values are bound as v_<column>."""
     return {"b_id": params["id"], **{f"v_{k}": v for k, v in params.items() if k != "id"}}
-
-
-def _record_of(values: dict[str, Any]) -> ExecutionRecord:
-    """The record of a row not yet written, as record_from_row reads it back: unset columns
-    read as NULL, the workflow's name from its step_state (as for a row whose definition is
-    gone). Built directly: a new execution's record is made for every event."""
-    get = values.get
-    state = get("step_state")
-    return ExecutionRecord(
-        id=values["id"],
-        tenant_id=values["tenant_id"],
-        workflow_definition_id=get("workflow_definition_id"),
-        workflow_name=saved_workflow_name(state),
-        workflow_version=get("workflow_version"),
-        trigger_event_id=get("trigger_event_id"),
-        execution_platform=get("execution_platform"),
-        status=get("status") or "running",
-        started_at=get("started_at"),
-        completed_at=get("completed_at"),
-        execution_result=get("execution_result"),
-        error_details=get("error_details"),
-        retry_count=get("retry_count") or 0,
-        execution_time_ms=get("execution_time_ms"),
-        memory_usage_mb=get("memory_usage_mb"),
-        external_api_calls=get("external_api_calls") or 0,
-        routing=get("routing"),
-        step_state=state or {},
-        resume_at=get("resume_at"),
-    )

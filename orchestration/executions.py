@@ -110,26 +110,31 @@ def saved_workflow_name(state: Any) -> str | None:
 
 
 def record_from_row(row: Mapping[Any, Any]) -> ExecutionRecord:
+    """An execution as read back, or as a new one's values say before it is written: a
+    column missing from `row` reads as NULL, the workflow's name from its step_state (as for
+    a row whose definition is gone)."""
+    get = row.get
+    state = get("step_state")
     return ExecutionRecord(
         id=row["id"],
         tenant_id=row["tenant_id"],
-        workflow_definition_id=row["workflow_definition_id"],
-        workflow_name=row["workflow_name"] or saved_workflow_name(row["step_state"]),
-        workflow_version=row["workflow_version"],
-        trigger_event_id=row["trigger_event_id"],
-        execution_platform=row["execution_platform"],
-        status=row["status"] or "running",
-        started_at=row["started_at"],
-        completed_at=row["completed_at"],
-        execution_result=row["execution_result"],
-        error_details=row["error_details"],
-        retry_count=row["retry_count"] or 0,
-        execution_time_ms=row["execution_time_ms"],
-        memory_usage_mb=row["memory_usage_mb"],
-        external_api_calls=row["external_api_calls"] or 0,
-        routing=row["routing"],
-        step_state=row["step_state"] or {},
-        resume_at=row["resume_at"],
+        workflow_definition_id=get("workflow_definition_id"),
+        workflow_name=get("workflow_name") or saved_workflow_name(state),
+        workflow_version=get("workflow_version"),
+        trigger_event_id=get("trigger_event_id"),
+        execution_platform=get("execution_platform"),
+        status=get("status") or "running",
+        started_at=get("started_at"),
+        completed_at=get("completed_at"),
+        execution_result=get("execution_result"),
+        error_details=get("error_details"),
+        retry_count=get("retry_count") or 0,
+        execution_time_ms=get("execution_time_ms"),
+        memory_usage_mb=get("memory_usage_mb"),
+        external_api_calls=get("external_api_calls") or 0,
+        routing=get("routing"),
+        step_state=state or {},
+        resume_at=get("resume_at"),
     )
 
 

@@ -43,13 +43,13 @@ from shared.crm.models import (
     StageChange,
     Transaction,
 )
-from shared.crm.pg_reads import postgres_reader
 from shared.crm.query import CrmQuery, CrmQueryResult
 from shared.crm.raw_statements import RawStatement
 from shared.crm.repository import CrmChange, CrmChangeSink, account_not_found
 from shared.crm.sqlite_reads import sqlite_reader
 from shared.db.crm_tables import accounts, reviews, transactions
 from shared.db.database import Database
+from shared.db.pg_reads import postgres_reader
 
 __all__ = ["RECENT_ITEMS", "TOTAL_COUNT_CAP", "SqlCrmRepository"]
 

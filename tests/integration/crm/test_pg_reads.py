@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from shared.crm import pg_reads
-from shared.crm.pg_reads import postgres_reader
 from shared.crm.sql import SqlCrmRepository
+from shared.db import pg_reads
 from shared.db.database import Database
+from shared.db.pg_reads import postgres_reader
 from shared.errors import DatabaseUnavailableError
 from tests.contract.crm.builders import CrmBuilder
 

@@ -32,6 +32,17 @@ from shared.db.database import Database
 from shared.db.orchestration_tables import workflow_executions
 from tests.integration.workflows.fakes import claimed, fake_services, queued_event
 
+# The routing record of a run that stayed on the internal engine and completed.
+INTERNAL_RUN: dict[str, Any] = {
+    "order": ["internal"],
+    "ran_on": "internal",
+    "reason": "primary platform is internal",
+    "skipped": {},
+    "attempts": [{"outcome": "completed", "platform": "internal"}],
+    "platform": "internal",
+    "failed_over": False,
+}
+
 NOOP = """name: bench noop
 trigger: {type: event, event_type: deal_closed}
 steps:
@@ -276,17 +287,7 @@ ROWS: list[dict[str, Any]] = [
         "external_api_calls": 0,
         "created_at": "<clock>",
         "workflow_version": 1,
-        "routing": {
-            "json": {
-                "order": ["internal"],
-                "ran_on": "internal",
-                "reason": "primary platform is internal",
-                "skipped": {},
-                "attempts": [{"outcome": "completed", "platform": "internal"}],
-                "platform": "internal",
-                "failed_over": False,
-            }
-        },
+        "routing": {"json": INTERNAL_RUN},
         "step_state": {
             "json": {
                 "plan": [
@@ -482,17 +483,7 @@ ROWS: list[dict[str, Any]] = [
         "external_api_calls": 0,
         "created_at": "<clock>",
         "workflow_version": 1,
-        "routing": {
-            "json": {
-                "order": ["internal"],
-                "ran_on": "internal",
-                "reason": "primary platform is internal",
-                "skipped": {},
-                "attempts": [{"outcome": "completed", "platform": "internal"}],
-                "platform": "internal",
-                "failed_over": False,
-            }
-        },
+        "routing": {"json": INTERNAL_RUN},
         "step_state": {
             "json": {
                 "plan": [

@@ -1,4 +1,6 @@
-"""Small Postgres reads run on asyncpg directly, on connections leased from the engine's pool.
+"""Small Postgres statements run on asyncpg directly, on connections leased from the engine's
+pool: the CRM's hot reads, and the worker's execution journal writes (which open their own
+transaction when a batch holds several statements).
 
 A hot read (`get_account`, a search page) is one statement. Through SQLAlchemy it also paid
 a pool checkout with its liveness ping (a round trip: `shared.db.engine`), an execution

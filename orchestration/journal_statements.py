@@ -4,12 +4,12 @@ The execution journal (orchestration.execution_journal) writes one row per event
 SQLAlchemy's executemany each row paid for an execution context, parameter construction
 and per-value type processing, and each grouped write for a pool checkout with its ping,
 BEGIN and COMMIT: more CPU than everything else the row costs. A `CompiledWrite` keeps what
-SQLAlchemy derives from one statement shape (which columns are set), computed once: the SQL
-text with `$n` parameters and casts, the order of the parameters, and each one's bind
-processor taken from the engine's own dialect (the same JSON serializer, the same timestamp
-check). A call converts its values with those processors, so the database receives what
-SQLAlchemy would have sent, and runs the SQL on the asyncpg connection (which prepares each
-text once per connection).
+SQLAlchemy derives from one statement shape (which columns are set), computed once
+(shared.db.raw_statements): the SQL text with `$n` parameters and casts, the order of the
+parameters, and each one's bind processor taken from the engine's own dialect (the same
+JSON serializer, the same timestamp check). A call converts its values with those
+processors, so the database receives what SQLAlchemy would have sent, and runs the SQL on
+the asyncpg connection (which prepares each text once per connection).
 
 Columns an INSERT leaves out get what SQLAlchemy's Core insert gives them: a Python-side
 default (`created_at`) is computed here, a server default is left to the server.
@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from shared.db.orchestration_tables import workflow_executions
+from shared.db.raw_statements import RawStatement
 
 __all__ = ["CompiledWrite", "ExecutionWrites"]
 
@@ -58,15 +59,12 @@ def _compile(
     dialect: Dialect,
     defaults: tuple[tuple[str, Callable[[], Any]], ...] = (),
 ) -> CompiledWrite:
-    compiled = stmt.compile(dialect=dialect)
-    parameters: list[tuple[str, _Processor]] = []
-    for name in compiled.positiontup or ():
-        bind = compiled.binds[name]
-        if not bind.required:  # a value SQLAlchemy would fill in itself: not expected here
-            raise ValueError(f"workflow_executions write: no value given for {name}")
-        process = bind.type._cached_bind_processor(dialect)  # pyright: ignore[reportPrivateUsage]
-        parameters.append((name, process))
-    return CompiledWrite(compiled.string, tuple(parameters), defaults)
+    compiled = RawStatement.compile(stmt, dialect)
+    unset = [p.name for p in compiled.parameters if not p.bound]
+    if unset:  # a value SQLAlchemy would fill in itself: not expected here
+        raise ValueError(f"workflow_executions write: no value given for {unset[0]}")
+    parameters = tuple((p.name, p.processor) for p in compiled.parameters)
+    return CompiledWrite(compiled.sql, parameters, defaults)
 
 
 def _python_default(column: sa.Column[Any]) -> Callable[[], Any] | None:

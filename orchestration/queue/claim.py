@@ -23,7 +23,13 @@ from orchestration.queue.rows import to_claimed
 from orchestration.queue.types import ClaimedEvent
 from shared.db.schema import event_queue
 
-__all__ = ["CLAIM_POSTGRES", "QUEUE_PLANNER_SETTINGS", "claim_postgres", "claim_sqlite"]
+__all__ = [
+    "CLAIM_POSTGRES",
+    "QUEUE_PLANNER_SETTINGS",
+    "asyncpg_of",
+    "claim_postgres",
+    "claim_sqlite",
+]
 
 # What a ClaimedEvent is made of, in the order the Postgres claim returns it.
 _CLAIMED = (
@@ -113,11 +119,16 @@ RETURNING {_RETURNED}, picked.last_attempt IS NOT NULL AS may_have_executions
 QUEUE_PLANNER_SETTINGS: dict[str, str] = {"enable_seqscan": "off", "enable_bitmapscan": "off"}
 
 
+async def asyncpg_of(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under a SQLAlchemy one (with the engine's JSON codecs)."""
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
 async def claim_postgres(
     conn: AsyncConnection, *, worker_id: str, now: datetime, batch: int, per_tenant: int
 ) -> list[ClaimedEvent]:
-    raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection  # asyncpg, with the engine's JSON codecs
+    driver = await asyncpg_of(conn)
     records = await driver.fetch(CLAIM_POSTGRES, now, worker_id, batch, per_tenant)
     return [_claimed(record) for record in records]
 

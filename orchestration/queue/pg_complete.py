@@ -18,6 +18,8 @@ from typing import Any
 import pydantic_core
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orchestration.queue.claim import asyncpg_of
+
 __all__ = ["COMPLETE_POSTGRES", "complete_postgres"]
 
 # $1 now, $2 ids, $3 attempts, $4 results (JSON text), $5 worker id. The rows are found by
@@ -40,8 +42,7 @@ async def complete_postgres(
     done: Sequence[tuple[uuid.UUID, int, Any]],
 ) -> None:
     """Mark each (event id, attempt, result) completed with its result, if still leased."""
-    raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection  # asyncpg, with the engine's JSON codecs
+    driver = await asyncpg_of(conn)
     ids = [event_id for event_id, _, _ in done]
     attempts = [attempt for _, attempt, _ in done]
     # Written as the JSON column type writes them (a None result is JSON null).

@@ -166,7 +166,7 @@ class SqlQueueStore:
                 dead.append(params)
         base = {"worker_id": None, "heartbeat_at": None, "updated_at": now}
         async with self._worker_transaction() as conn:
-            if done and self._bookkeeping is not None:  # Postgres: one statement
+            if done and not self.db.target.is_sqlite:  # one statement for the batch
                 completed = [(p["b_id"], p["b_attempts"], p["b_result"]) for p in done]
                 await complete_postgres(conn, worker_id=worker_id, now=now, done=completed)
             elif done:

@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from shared.crm.models import AccountDetail
-from shared.crm.raw_statements import RawStatement
 from shared.db.crm_tables import (
     accounts,
     activities,
@@ -29,6 +28,7 @@ from shared.db.crm_tables import (
     deals,
     reviews,
 )
+from shared.db.raw_statements import RawStatement
 from shared.db.types import UUID, UtcDateTime
 
 __all__ = [

@@ -44,12 +44,12 @@ from shared.crm.models import (
     Transaction,
 )
 from shared.crm.query import CrmQuery, CrmQueryResult
-from shared.crm.raw_statements import RawStatement
 from shared.crm.repository import CrmChange, CrmChangeSink, account_not_found
 from shared.crm.sqlite_reads import sqlite_reader
 from shared.db.crm_tables import accounts, reviews, transactions
 from shared.db.database import Database
 from shared.db.pg_reads import postgres_reader
+from shared.db.raw_statements import RawStatement
 
 __all__ = ["RECENT_ITEMS", "TOTAL_COUNT_CAP", "SqlCrmRepository"]
 

@@ -20,9 +20,9 @@ import sqlalchemy as sa
 
 from shared.crm.cursor import KeysetPosition
 from shared.crm.models import AccountSummary, ProspectSearch, ProspectSort
-from shared.crm.raw_statements import RawStatement
 from shared.crm.text_search import TextMatch, account_text_condition, text_match
 from shared.db.crm_tables import accounts, activities
+from shared.db.raw_statements import RawStatement
 from shared.db.types import UUID, UtcDateTime, utcnow
 
 __all__ = [

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from shared.crm.raw_statements import RawStatement
+from shared.db.raw_statements import RawStatement
 from shared.db.types import UUID, UtcDateTime
 
 things = sa.Table(

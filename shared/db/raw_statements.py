@@ -9,6 +9,7 @@ processors. A call then only converts its values, runs the SQL on the sqlite3 or
 connection and converts the row values as SQLAlchemy would have (on Postgres asyncpg decodes
 every column type these reads use, as it does for SQLAlchemy; on SQLite a timestamp is
 parsed in one step, and a UUID is left for the pydantic model the row goes into).
+The worker's execution writes are compiled here too (orchestration/journal_statements.py).
 """
 
 from __future__ import annotations
@@ -53,8 +54,14 @@ class RawStatement:
     processors: tuple[_Processor, ...]  # one per column; empty when no column needs one
 
     @classmethod
-    def compile(cls, stmt: sa.Select[Any], dialect_name: str) -> RawStatement:
-        dialect = _DIALECTS[dialect_name]
+    def compile(
+        cls, stmt: sa.Select[Any] | sa.Insert | sa.Update, dialect: str | Dialect
+    ) -> RawStatement:
+        """`dialect`: a name (a plain dialect of that kind) or an engine's own dialect, whose
+        bind processors (its JSON serializer, say) a write must use."""
+        if isinstance(dialect, str):
+            dialect = _DIALECTS[dialect]
+        dialect_name = dialect.name
         compiled = stmt.compile(dialect=dialect)
         if "__[POSTCOMPILE_" in compiled.string:  # an expanding IN: text that varies per call
             raise ValueError("an IN list needs one bound parameter per item here")

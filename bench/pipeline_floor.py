@@ -3,11 +3,11 @@ row that bench/pipeline.py prints beside pgqueuer and `switchboard worker`.
 
 Per event it does the writes the issue's pipeline names, and nothing else: the same claim
 statement as `switchboard worker` (fair per tenant, SKIP LOCKED; planned with the same
-settings), one workflow_executions
-row with the same columns and a step_state of the same shape for each matching active
-definition, and the event completed with its result, the last two in one transaction.
-Raw asyncpg prepared statements, two claim-then-write loops per process on connections of
-their own (one claims while the other waits on its commit). Left out, because this is a
+settings), one workflow_executions row with the same columns and a step_state of the same
+shape for each matching active definition, and the event completed with its result, the
+last two in one statement as the worker writes them (queue/pg_complete.py). Raw asyncpg,
+two claim-then-write loops per process on connections of their own (one claims while the
+other waits on its commit). Left out, because this is a
 floor and not a worker: leases kept alive, handler timeouts, retries and dead letters,
 routing and failover, the
 step engine, trigger conditions, chains, metrics, LISTEN (it polls every few ms).
@@ -26,18 +26,12 @@ from typing import Any
 
 import asyncpg  # pyright: ignore[reportMissingTypeStubs]
 import pydantic_core
+from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
 
 from orchestration.queue.claim import CLAIM_POSTGRES, QUEUE_PLANNER_SETTINGS
-from orchestration.queue.pg_complete import COMPLETE_POSTGRES
+from orchestration.queue.pg_complete import CompletionStatements, complete_on
 
 _CLAIM = CLAIM_POSTGRES
-_INSERT_EXECUTION = """
-INSERT INTO workflow_executions (id, workflow_definition_id, tenant_id, trigger_event_id,
-    customer_id, execution_platform, status, started_at, completed_at, workflow_version,
-    routing, retry_count, external_api_calls, step_state, execution_result, execution_time_ms)
-VALUES ($1, $2, $3, $4, $5, 'internal', 'completed', $6, $6, $7, $8, 0, 0, $9, $10, 0)
-"""
-_COMPLETE = COMPLETE_POSTGRES  # the worker's own acknowledgement
 _DEFINITIONS = """
 SELECT id, tenant_id, name, version, trigger_conditions->>'event_type' AS event_type,
        workflow_steps, retry_policy, error_handling
@@ -45,17 +39,15 @@ SELECT id, tenant_id, name, version, trigger_conditions->>'event_type' AS event_
  WHERE is_active AND trigger_type = 'event'
 """
 # The same records `switchboard worker` writes for a one-step internal run.
-_ROUTING = pydantic_core.to_json(
-    {
-        "order": ["internal"],
-        "ran_on": "internal",
-        "reason": "primary platform is internal",
-        "skipped": {},
-        "attempts": [{"outcome": "completed", "platform": "internal"}],
-        "platform": "internal",
-        "failed_over": False,
-    }
-).decode()
+_ROUTING: dict[str, Any] = {
+    "order": ["internal"],
+    "ran_on": "internal",
+    "reason": "primary platform is internal",
+    "skipped": {},
+    "attempts": [{"outcome": "completed", "platform": "internal"}],
+    "platform": "internal",
+    "failed_over": False,
+}
 
 Definitions = dict[tuple[uuid.UUID, str], list[asyncpg.Record]]
 
@@ -64,10 +56,12 @@ def _json(value: Any) -> Any:
     return pydantic_core.from_json(value) if isinstance(value, str) else value
 
 
-def _work(rows: list[asyncpg.Record], definitions: Definitions) -> tuple[list[Any], list[str]]:
+def _work(
+    rows: list[asyncpg.Record], definitions: Definitions
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The execution rows and the events' results for one claimed batch."""
-    executions: list[tuple[Any, ...]] = []
-    results: list[str] = []
+    executions: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
     for event in rows:
         snapshot = {
             "event_id": event["event_id"],
@@ -98,24 +92,28 @@ def _work(rows: list[asyncpg.Record], definitions: Definitions) -> tuple[list[An
             }
             execution_id = uuid.uuid4()
             executions.append(
-                (
-                    execution_id,
-                    definition["id"],
-                    event["tenant_id"],
-                    event["id"],
-                    None,
-                    now,
-                    definition["version"],
-                    _ROUTING,
-                    pydantic_core.to_json(state).decode(),
-                    pydantic_core.to_json(
-                        {
-                            "outputs": {name: {} for name in state["steps"]},
-                            "skipped": [],
-                            "failed_steps": [],
-                        }
-                    ).decode(),
-                )
+                {
+                    "id": execution_id,
+                    "workflow_definition_id": definition["id"],
+                    "tenant_id": event["tenant_id"],
+                    "trigger_event_id": event["id"],
+                    "customer_id": None,
+                    "execution_platform": "internal",
+                    "status": "completed",
+                    "started_at": now,
+                    "completed_at": now,
+                    "workflow_version": definition["version"],
+                    "routing": _ROUTING,
+                    "retry_count": 0,
+                    "external_api_calls": 0,
+                    "step_state": state,
+                    "execution_result": {
+                        "outputs": {name: {} for name in state["steps"]},
+                        "skipped": [],
+                        "failed_steps": [],
+                    },
+                    "execution_time_ms": 0,
+                }
             )
             summary.append(
                 {
@@ -125,7 +123,7 @@ def _work(rows: list[asyncpg.Record], definitions: Definitions) -> tuple[list[An
                     "status": "completed",
                 }
             )
-        results.append(pydantic_core.to_json({"executions": summary}).decode())
+        results.append({"executions": summary})
     return executions, results
 
 
@@ -134,7 +132,7 @@ LOOPS = 2  # claim-then-write loops per process, each on its own connection
 
 async def run_floor_worker(url: str, batch: int) -> None:
     """Drain the queue until SIGTERM with LOOPS loops, each claiming a batch and writing it
-    in one transaction on its own connection (while one loop waits on its commit, the other
+    in one statement on its own connection (while one loop waits on its commit, the other
     claims); prints "ready" once connected."""
     connections: list[Any] = [
         await asyncpg.connect(url, server_settings=dict(QUEUE_PLANNER_SETTINGS))
@@ -147,22 +145,28 @@ async def run_floor_worker(url: str, batch: int) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
 
+    statements = CompletionStatements(postgresql_asyncpg.dialect())
+
     async def loop(conn: Any) -> None:
         claim = await conn.prepare(_CLAIM)
-        insert = await conn.prepare(_INSERT_EXECUTION)
-        complete = await conn.prepare(_COMPLETE)
         while not stop.is_set():
             rows = await claim.fetch(datetime.now(UTC), worker_id, batch, batch)
             if not rows:
                 await asyncio.sleep(0.005)
                 continue
             executions, results = _work(rows, definitions)
-            async with conn.transaction():
-                if executions:
-                    await insert.executemany(executions)
-                ids = [row["id"] for row in rows]
-                attempts = [row["attempts"] for row in rows]
-                await complete.fetch(datetime.now(UTC), ids, attempts, results, worker_id)
+            done = [
+                (row["id"], row["attempts"], result)
+                for row, result in zip(rows, results, strict=True)
+            ]
+            await complete_on(
+                conn,
+                worker_id=worker_id,
+                now=datetime.now(UTC),
+                done=done,
+                executions=executions,
+                statements=statements,
+            )
 
     tasks = [asyncio.create_task(loop(conn)) for conn in connections]
     print("ready", flush=True)

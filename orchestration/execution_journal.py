@@ -4,12 +4,14 @@ Two things make an execution cost few statements:
 
 - **Pending values.** `start()` makes a row in memory only, and `update(..., wait=False)`
   adds values to it without writing; the next `update()` that waits, or `commit()`, writes
-  them all in one statement (an INSERT if the row was never written). The workflow handler
-  commits each execution before it answers the queue, the router writes its routing
-  record together with the engine's final state, and anything that must find the row in
-  the database first (a platform's callback, a parked `wait`) commits it before. A crash
-  before a commit loses only what a rerun recomputes: the event was not acknowledged, and
-  a step that runs again carries the same idempotency key.
+  them all in one statement (an INSERT if the row was never written). Anything that must
+  find the row in the database first (a platform's callback, a parked `wait`, a side
+  effect's checkpoint) commits it before. When a run ends, the workflow handler takes a
+  row that was never written out of the journal (`hand_over`) and returns it with its
+  outcome: the queue inserts it in the statement that acknowledges the event
+  (orchestration.queue.pg_complete). A crash before a commit loses only what a rerun
+  recomputes: the event was not acknowledged, and a step that runs again carries the same
+  idempotency key.
 - **Group commit.** Every statement waits in a queue; one flusher task runs what has
   queued in a single transaction, the same kind of statement as one executemany (reads as
   one `IN` query), then answers each caller. Statements that arrive while a flush is in
@@ -122,6 +124,21 @@ class ExecutionJournal:
             await self._submit("update", {"id": execution_id, **row.values})
         else:
             await self._submit("insert", row.values)
+
+    async def hand_over(self, execution_id: uuid.UUID) -> dict[str, Any] | None:
+        """For an execution never written: its row, taken out of the journal, for the
+        queue to insert with its event's acknowledgement (HandlerOutcome.executions).
+        Otherwise its pending values are written now, as by commit(), and None returned."""
+        row = self._rows.get(execution_id)
+        if row is not None and not row.written and "trigger_event_id" in row.values:
+            del self._rows[execution_id]
+            return row.values
+        await self.commit(execution_id)
+        return None
+
+    async def insert(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Write rows handed over that will not go with an acknowledgement after all."""
+        await asyncio.gather(*(self._submit("insert", row) for row in rows))
 
     def discard(self, execution_id: uuid.UUID) -> None:
         """Forget pending values (the run was cut short; a redelivery starts again)."""

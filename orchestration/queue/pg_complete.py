@@ -6,21 +6,31 @@ statement the server planned and ran (48 us of worker CPU per event). Here the b
 three arrays and one statement, run as asyncpg's prepared statement on the SQLAlchemy
 connection. Each row is still matched on its lease (processing, this worker, this
 attempt), so an event reaped and claimed again meanwhile is left to its new holder.
+
+The workflow executions a completed event ran (HandlerOutcome.executions) are inserted by
+the same statement: a data-modifying CTE acknowledges the events, and the INSERT keeps only
+the rows whose triggering event it acknowledged. So an event is completed exactly when its
+executions are on record, in one round trip and one commit rather than two of each; and a
+worker that lost its lease writes neither (the new holder runs the workflow itself).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pydantic_core
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orchestration.journal_statements import ExecutionWrites
 from orchestration.queue.claim import asyncpg_of
+from shared.db.orchestration_tables import workflow_executions
 
-__all__ = ["COMPLETE_POSTGRES", "complete_postgres"]
+__all__ = ["COMPLETE_POSTGRES", "CompletionStatements", "complete_on", "complete_postgres"]
 
 # $1 now, $2 ids, $3 attempts, $4 results (JSON text), $5 worker id. The rows are found by
 # id (`= ANY($2)`, the primary key) whatever the planner thinks of the table's size.
@@ -33,6 +43,71 @@ UPDATE event_queue q
    AND q.status = 'processing' AND q.worker_id = $5 AND q.attempts = r.attempts
 """
 
+_Shape = frozenset[str]  # the columns an execution row sets
+
+
+@dataclass(frozen=True)
+class _RowsInsert:
+    columns: tuple[str, ...]  # the shape's, then the Python-side defaults it leaves out
+    defaults: tuple[tuple[str, Callable[[], Any]], ...]
+
+    def rows(self, values: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        if not self.defaults:
+            return [dict(row) for row in values]
+        return [{**{n: make() for n, make in self.defaults}, **row} for row in values]
+
+
+class CompletionStatements:
+    """The acknowledgement with the executions' INSERTs, one statement per combination of
+    row shapes (usually one: every run of a workflow ends with the same columns set),
+    built on first use for the engine's dialect.
+
+    Each shape's rows travel as one JSON array ($6 onwards, one per shape), serialized in
+    one call by the engine's own JSON serializer and unpacked by `jsonb_to_recordset` into
+    typed columns: sending them as one array parameter per column cost the worker more
+    (the driver inspects every element of every array). A JSON column's None is written
+    as JSON 'null', as SQLAlchemy writes it; a timestamp travels as its ISO text."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._writes = ExecutionWrites(dialect)
+        self._dialect = dialect
+        self._statements: dict[tuple[_Shape, ...], tuple[str, tuple[_RowsInsert, ...]]] = {}
+
+    def statement(self, shapes: tuple[_Shape, ...]) -> tuple[str, tuple[_RowsInsert, ...]]:
+        """The SQL for rows of `shapes` (in that order) and how to shape each's rows."""
+        found = self._statements.get(shapes)
+        if found is None:
+            found = self._statements[shapes] = self._build(shapes)
+        return found
+
+    def _build(self, shapes: tuple[_Shape, ...]) -> tuple[str, tuple[_RowsInsert, ...]]:
+        inserts: list[str] = []
+        plans: list[_RowsInsert] = []
+        for number, shape in enumerate(shapes, start=6):
+            if "trigger_event_id" not in shape:
+                raise ValueError("an execution recorded with its event must name the event")
+            defaults = self._writes.insert(shape).defaults
+            names = [c.key for c in workflow_executions.c if c.key in shape]
+            names += [name for name, _ in defaults]
+            plans.append(_RowsInsert(tuple(names), defaults))
+            typed: list[str] = []
+            selected: list[str] = []
+            for name in names:
+                sql_type = workflow_executions.c[name].type.compile(dialect=self._dialect)
+                typed.append(f"{name} {sql_type}")
+                is_json = sql_type == "JSONB"
+                selected.append(f"coalesce(x.{name}, 'null'::jsonb)" if is_json else f"x.{name}")
+            inserts.append(
+                f"INSERT INTO workflow_executions ({', '.join(names)})\n"
+                f"SELECT {', '.join(selected)}\n"
+                f"  FROM jsonb_to_recordset(${number}::jsonb) AS x({', '.join(typed)})\n"
+                " WHERE x.trigger_event_id IN (SELECT id FROM acked)"
+            )
+        ack = COMPLETE_POSTGRES.strip() + "\nRETURNING q.id"
+        ctes = [f"acked AS ({ack})"]
+        ctes += [f"written_{i} AS ({sql})" for i, sql in enumerate(inserts[:-1])]
+        return "WITH " + ",\n".join(ctes) + "\n" + inserts[-1], tuple(plans)
+
 
 async def complete_postgres(
     conn: AsyncConnection,
@@ -40,11 +115,47 @@ async def complete_postgres(
     worker_id: str,
     now: datetime,
     done: Sequence[tuple[uuid.UUID, int, Any]],
+    executions: Sequence[Mapping[str, Any]] = (),
+    statements: CompletionStatements | None = None,
 ) -> None:
-    """Mark each (event id, attempt, result) completed with its result, if still leased."""
-    driver = await asyncpg_of(conn)
+    """Mark each (event id, attempt, result) completed with its result, if still leased,
+    and insert the `executions` of the events it marked (`statements` required then)."""
+    await complete_on(
+        await asyncpg_of(conn),
+        worker_id=worker_id,
+        now=now,
+        done=done,
+        executions=executions,
+        statements=statements,
+    )
+
+
+async def complete_on(
+    driver: Any,
+    *,
+    worker_id: str,
+    now: datetime,
+    done: Sequence[tuple[uuid.UUID, int, Any]],
+    executions: Sequence[Mapping[str, Any]] = (),
+    statements: CompletionStatements | None = None,
+) -> None:
+    """complete_postgres on an asyncpg connection (bench/pipeline_floor.py's own)."""
     ids = [event_id for event_id, _, _ in done]
     attempts = [attempt for _, attempt, _ in done]
     # Written as the JSON column type writes them (a None result is JSON null).
     results = [pydantic_core.to_json(result).decode() for _, _, result in done]
-    await driver.execute(COMPLETE_POSTGRES, now, ids, attempts, results, worker_id)
+    if not executions:
+        await driver.execute(COMPLETE_POSTGRES, now, ids, attempts, results, worker_id)
+        return
+    if statements is None:
+        raise ValueError("executions to record need the dialect's CompletionStatements")
+    by_shape: dict[_Shape, list[Mapping[str, Any]]] = {}
+    for row in executions:
+        by_shape.setdefault(frozenset(row), []).append(row)
+    shapes = tuple(sorted(by_shape, key=sorted))  # one statement per set of shapes
+    sql, plans = statements.statement(shapes)
+    documents = [
+        pydantic_core.to_json(plan.rows(by_shape[shape])).decode()
+        for shape, plan in zip(shapes, plans, strict=True)
+    ]
+    await driver.execute(sql, now, ids, attempts, results, worker_id, *documents)

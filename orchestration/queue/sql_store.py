@@ -7,7 +7,6 @@ the injected clock so tests can move time without sleeping.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import AsyncGenerator, Sequence
@@ -19,9 +18,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from orchestration.queue.backoff import retry_delay
 from orchestration.queue.claim import QUEUE_PLANNER_SETTINGS, claim_postgres, claim_sqlite
-from orchestration.queue.pg_complete import complete_postgres
+from orchestration.queue.outcomes import (
+    REFUSED_ROW,
+    OutcomeWrites,
+    executions_refused,
+    record_outcomes,
+)
+from orchestration.queue.pg_complete import CompletionStatements
 from orchestration.queue.retention import RetentionPolicy, RetentionReport, apply_retention
 from orchestration.queue.rows import to_queued
 from orchestration.queue.store import (
@@ -33,7 +37,7 @@ from orchestration.queue.store import (
     SettleReport,
     system_clock,
 )
-from orchestration.queue.types import ClaimedEvent, OutcomeKind
+from orchestration.queue.types import ClaimedEvent
 from shared.db.database import Database
 from shared.db.engine import create_engine
 from shared.db.schema import event_queue
@@ -64,7 +68,9 @@ class SqlQueueStore:
         self.retry_base_s = retry_base_s
         self.retry_max_s = retry_max_s
         self._bookkeeping: AsyncEngine | None = None
+        self._completions: CompletionStatements | None = None
         if not db.target.is_sqlite:
+            self._completions = CompletionStatements(db.engine.dialect)
             # No pre-ping: it would double the round trips of every claim. A connection
             # that died meanwhile fails one statement, is discarded, and the worker retries.
             self._bookkeeping = create_engine(
@@ -118,91 +124,47 @@ class SqlQueueStore:
         rows.sort(key=lambda e: (e.priority, e.scheduled_for))
         return rows
 
-    def _append_error(self) -> sa.ColumnElement[Any]:
-        """error_details := error_details + [:entry] (entry bound as JSON text)."""
-        entry = sa.bindparam("b_entry", type_=sa.Text())
-        if self.db.target.is_sqlite:
-            return sa.func.json_insert(
-                sa.func.coalesce(q.error_details, "[]"), "$[#]", sa.func.json(entry)
-            )
-        empty = sa.cast(sa.literal("[]"), postgresql.JSONB)
-        return sa.func.coalesce(q.error_details, empty).op("||")(
-            sa.func.jsonb_build_array(sa.cast(entry, postgresql.JSONB))
-        )
-
-    def _lease(self) -> sa.ColumnElement[bool]:
-        return sa.and_(
-            q.id == sa.bindparam("b_id"),
-            q.status == EventStatus.PROCESSING.value,
-            q.worker_id == sa.bindparam("b_worker"),
-            q.attempts == sa.bindparam("b_attempts"),
-        )
-
     async def settle(self, worker_id: str, settlements: Sequence[Settlement]) -> SettleReport:
-        now = self.clock()
-        done: list[dict[str, Any]] = []
-        again: list[dict[str, Any]] = []
-        dead: list[dict[str, Any]] = []
+        """Record the outcomes; with a completed event, the executions it ran. An execution
+        row the database refuses (its workflow was deleted meanwhile, say) must not hold up
+        the batch forever: each outcome is then recorded alone, and one whose executions
+        are still refused is recorded as a failed attempt (retried, its workflows run again)."""
+        try:
+            return await self._settle(worker_id, settlements)
+        except REFUSED_ROW as exc:
+            if not any(item.outcome.executions for item in settlements):
+                raise
+            log.warning("recording %d outcome(s) failed (%s); one at a time", len(settlements), exc)
+        report = SettleReport()
         for item in settlements:
-            event, outcome = item.event, item.outcome
-            lease = {"b_id": event.id, "b_worker": worker_id, "b_attempts": event.attempts}
-            if outcome.kind is OutcomeKind.COMPLETED:
-                done.append({**lease, "b_result": outcome.result})
-                continue
-            entry = {
-                "attempt": event.attempts,
-                "at": now.isoformat(),
-                "worker": worker_id,
-                "outcome": outcome.kind.value,
-                "error": outcome.error or {"message": "no error details given"},
-            }
-            params = {**lease, "b_entry": json.dumps(entry, default=str)}
-            if outcome.kind is OutcomeKind.RETRY and not event.is_last_attempt:
-                retry_at = outcome.retry_at or now + retry_delay(
-                    event.attempts, base_s=self.retry_base_s, max_s=self.retry_max_s
-                )
-                again.append({**params, "b_at": retry_at})
-            else:
-                dead.append(params)
-        base = {"worker_id": None, "heartbeat_at": None, "updated_at": now}
+            try:
+                report = report.plus(await self._settle(worker_id, [item]))
+            except REFUSED_ROW as exc:
+                if not item.outcome.executions:
+                    raise
+                refused = Settlement(item.event, executions_refused(item.outcome, exc))
+                report = report.plus(await self._settle(worker_id, [refused]))
+        return report
+
+    async def _settle(self, worker_id: str, settlements: Sequence[Settlement]) -> SettleReport:
+        now = self.clock()
+        writes = OutcomeWrites.sort(
+            settlements,
+            worker_id=worker_id,
+            now=now,
+            retry_base_s=self.retry_base_s,
+            retry_max_s=self.retry_max_s,
+        )
         async with self._worker_transaction() as conn:
-            if done and not self.db.target.is_sqlite:  # one statement for the batch
-                completed = [(p["b_id"], p["b_attempts"], p["b_result"]) for p in done]
-                await complete_postgres(conn, worker_id=worker_id, now=now, done=completed)
-            elif done:
-                stmt = sa.update(event_queue).where(self._lease())
-                await conn.execute(
-                    stmt.values(
-                        status=EventStatus.COMPLETED.value,
-                        processing_result=sa.bindparam(
-                            "b_result", type_=event_queue.c.processing_result.type
-                        ),
-                        **base,
-                    ),
-                    done,
-                )
-            if again:
-                stmt = sa.update(event_queue).where(self._lease())
-                await conn.execute(
-                    stmt.values(
-                        status=EventStatus.PENDING.value,
-                        scheduled_for=sa.bindparam("b_at", type_=q.scheduled_for.type),
-                        error_details=self._append_error(),
-                        **base,
-                    ),
-                    again,
-                )
-            if dead:
-                stmt = sa.update(event_queue).where(self._lease())
-                await conn.execute(
-                    stmt.values(
-                        status=EventStatus.FAILED.value,
-                        error_details=self._append_error(),
-                        **base,
-                    ),
-                    dead,
-                )
-        return SettleReport(completed=len(done), retried=len(again), dead_lettered=len(dead))
+            await record_outcomes(
+                conn,
+                writes,
+                worker_id=worker_id,
+                now=now,
+                sqlite=self.db.target.is_sqlite,
+                completions=self._completions,
+            )
+        return writes.report()
 
     async def heartbeat(self, worker_id: str) -> int:
         return len(await self.renew(worker_id))

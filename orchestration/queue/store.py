@@ -57,6 +57,13 @@ class SettleReport:
     retried: int = 0
     dead_lettered: int = 0
 
+    def plus(self, other: SettleReport) -> SettleReport:
+        return SettleReport(
+            self.completed + other.completed,
+            self.retried + other.retried,
+            self.dead_lettered + other.dead_lettered,
+        )
+
 
 @dataclass(frozen=True)
 class ReplayFilter:

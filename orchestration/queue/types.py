@@ -58,6 +58,10 @@ class HandlerOutcome:
     error: dict[str, Any] | None = None
     retry_at: datetime | None = None  # None with RETRY: the queue's own backoff decides
     extra: dict[str, Any] = field(default_factory=dict[str, Any])
+    # COMPLETED only: workflow_executions rows (values by column) written in the statement
+    # that records the outcome, and only if the worker still holds the event: the event
+    # is done exactly when its executions exist (orchestration.queue.pg_complete).
+    executions: tuple[dict[str, Any], ...] = ()
 
 
 class EventHandler(Protocol):

@@ -114,6 +114,7 @@ class _Ran:
     version: int | None
     result: RunResult
     policy: RetryPolicy
+    row: dict[str, Any] | None = None  # never written: goes with the event's acknowledgement
 
 
 class WorkflowEventHandler:
@@ -155,7 +156,12 @@ class WorkflowEventHandler:
         match = match_event(active, event)
         ran = [await self._run(stored, event) for stored in match.matched]
         refused = [{"workflow": name, "reason": reason} for name, reason in match.refused]
-        return self._outcome(event, ran, refused)
+        outcome = self._outcome(event, ran, refused)
+        if outcome.kind is not OutcomeKind.COMPLETED:  # on record before the queue hears
+            rows = [r.row for r in ran if r.row is not None]
+            if rows:
+                await self.journal.insert(rows)
+        return outcome
 
     def _prepare(self, stored: StoredDefinition) -> _Prepared:
         found = self._prepared.get(id(stored))
@@ -189,6 +195,7 @@ class WorkflowEventHandler:
                 step_state={**prepared.state_head, "event": _snapshot(event), "steps": {}},
             )
         policy = definition.retry_policy
+        row: dict[str, Any] | None = None
         if execution.status == "completed":
             result = RunResult("completed")
         else:
@@ -212,9 +219,10 @@ class WorkflowEventHandler:
                     # starts again).
                     self.journal.discard(execution.id)
                     raise
-                # Its pending values are written before the queue hears the outcome.
-                await self.journal.commit(execution.id)
-        return _Ran(definition.name, execution.id, execution.workflow_version, result, policy)
+                # Its pending values are written before the queue hears the outcome, or
+                # (a row never written) with the acknowledgement.
+                row = await self.journal.hand_over(execution.id)
+        return _Ran(definition.name, execution.id, execution.workflow_version, result, policy, row)
 
     @asynccontextmanager
     async def _committed(self, execution_id: uuid.UUID) -> AsyncGenerator[None]:
@@ -291,7 +299,13 @@ class WorkflowEventHandler:
                 result={"executions": summary, "refused": refused},
                 error={"message": message, "executions": errors, "refused": refused},
             )
-        return HandlerOutcome(OutcomeKind.COMPLETED, result={"executions": summary})
+        # Executions never written are inserted by the statement that completes the event:
+        # one write, not two, and the event is done exactly when they are on record.
+        return HandlerOutcome(
+            OutcomeKind.COMPLETED,
+            result={"executions": summary},
+            executions=tuple(r.row for r in ran if r.row is not None),
+        )
 
 
 def _first_message(errors: list[dict[str, Any]]) -> str:

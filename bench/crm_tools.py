@@ -6,7 +6,9 @@ a constant (the framework floor) measured in the same run. Targets (issue 3): p9
 search_prospects and get_account within 5 ms of the floor at 100k accounts, under 50 ms at 1M.
 `CPU ms` is the median CPU time of this process per call (MCP client and server, and SQLite,
 which runs in-process; not the Postgres server's): a figure other processes' load inflates
-far less than wall-clock time. Every tool call is audited as in production (buffered writer
+far less than wall-clock time. The `host` row times a fixed pure-Python workload of about a
+search's length in the same interleaved rounds: its p95 / p50 is what this machine alone
+spreads a call of that length by. Every tool call is audited as in production (buffered writer
 running); the run fails unless each call left exactly one audit row.
 
 Stores are seeded once with the demo generator (one tenant holding every account) and
@@ -250,6 +252,11 @@ async def bench_store(
             async def repo_get(i: int) -> None:
                 await direct.get_account(uuid.UUID(ids[i % len(ids)]))
 
+            fixed_work = _calibrated_work(FIXED_WORK_MS)
+
+            async def host(_: int) -> None:
+                fixed_work()
+
             if not args.no_freeze:
                 # As `switchboard serve` and `switchboard mcp` do once wiring is done: the
                 # collector stops re-walking what lives as long as the process.
@@ -262,6 +269,7 @@ async def bench_store(
                 "query": (1, query),
                 "repo_search": (3, repo_search),
                 "repo_get": (3, repo_get),
+                "host": (3, host),
             }
             wall: dict[str, list[float]] = {name: [] for name in runs}
             cpu: dict[str, list[float]] = {name: [] for name in runs}
@@ -308,17 +316,47 @@ async def main(args: argparse.Namespace) -> None:
                 "query": "query_crm (won by month)",
                 "repo_search": "  data source alone: search",
                 "repo_get": "  data source alone: get",
+                "host": f"  host: {FIXED_WORK_MS:g} ms of fixed work",
             }
             for key, label in labels.items():
                 p50, p95, cpu = results[key]
-                delta = (
-                    "" if key == "floor" or key.startswith("repo") else f"{p95 - floor_p95:+.2f}"
-                )
+                if key == "host":  # how much this machine alone spreads a fixed workload
+                    delta = f"x{p95 / p50:.2f}"
+                elif key == "floor" or key.startswith("repo"):
+                    delta = ""
+                else:
+                    delta = f"{p95 - floor_p95:+.2f}"
                 print(
                     f"{backend:<9}{size:>10,}  {label:<28}{p50:>8.2f}{p95:>8.2f}{delta:>11}"
                     f"{cpu:>8.2f}"
                 )
             sys.stdout.flush()
+
+
+FIXED_WORK_MS = 4.0  # about a search_prospects call's CPU time
+
+
+def _calibrated_work(ms: float) -> Callable[[], int]:
+    """A pure-Python loop that takes `ms` of CPU at this machine's best speed: its p95 over
+    its p50 is the spread the host alone adds to any call of that length (the host's speed
+    changes from second to second; the rounds are interleaved with the tools')."""
+
+    def spin(n: int) -> int:
+        total = 0
+        for i in range(n):
+            total += i * i % 7
+        return total
+
+    probe = 20_000
+    best = min(_cpu_time(lambda: spin(probe)) for _ in range(20))
+    iterations = max(1, int(probe * ms / 1000 / best))
+    return lambda: spin(iterations)
+
+
+def _cpu_time(work: Callable[[], object]) -> float:
+    start = time.process_time()
+    work()
+    return time.process_time() - start
 
 
 def parse_args() -> argparse.Namespace:

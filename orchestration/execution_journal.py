@@ -125,6 +125,12 @@ class ExecutionJournal:
         else:
             await self._submit("insert", row.values)
 
+    def holds_unwritten(self, execution_id: uuid.UUID) -> bool:
+        """The execution was started here and never written: whoever started it commits it
+        or hands it over, so values added to it need not wait."""
+        row = self._rows.get(execution_id)
+        return row is not None and not row.written
+
     async def hand_over(self, execution_id: uuid.UUID) -> dict[str, Any] | None:
         """For an execution never written: its row, taken out of the journal, for the
         queue to insert with its event's acknowledgement (HandlerOutcome.executions).

@@ -109,17 +109,31 @@ def saved_workflow_name(state: Any) -> str | None:
     return None
 
 
+_new_record = object.__new__  # an ExecutionRecord with no fields set yet (record_from_row)
+
+
 def record_from_row(row: Mapping[Any, Any]) -> ExecutionRecord:
     """An execution as read back, or as a new one's values say before it is written: a
     column missing from `row` reads as NULL, the workflow's name from its step_state (as for
     a row whose definition is gone)."""
     get = row.get
     state = get("step_state")
-    return ExecutionRecord(
+    name = get("workflow_name")
+    if not name:  # saved_workflow_name(state), inlined (a new execution's every time)
+        saved: Any = None
+        if isinstance(state, dict):
+            saved = cast(dict[str, Any], state).get("workflow_name")
+        name = saved if isinstance(saved, str) else None
+    # The fields as ExecutionRecord(...) would set them, filled in directly: a frozen
+    # dataclass's __init__ sets each of its 19 fields through object.__setattr__, which costs
+    # more than the rest of this function (tests/unit/orchestration/test_executions.py
+    # compares the two).
+    record = _new_record(ExecutionRecord)
+    vars(record).update(
         id=row["id"],
         tenant_id=row["tenant_id"],
         workflow_definition_id=get("workflow_definition_id"),
-        workflow_name=get("workflow_name") or saved_workflow_name(state),
+        workflow_name=name,
         workflow_version=get("workflow_version"),
         trigger_event_id=get("trigger_event_id"),
         execution_platform=get("execution_platform"),
@@ -136,6 +150,7 @@ def record_from_row(row: Mapping[Any, Any]) -> ExecutionRecord:
         step_state=state or {},
         resume_at=get("resume_at"),
     )
+    return record
 
 
 async def load_execution(

@@ -66,6 +66,8 @@ FAILOVERS = Counter(
 )
 
 _INTERNAL_STATUS = {"completed": ResultStatus.COMPLETED, "failed": ResultStatus.FAILED}
+_PRIMARY_INTERNAL = "primary platform is internal"
+_RESUMED_INTERNAL = "execution already started on the internal engine; resumed there"
 
 
 @functools.cache
@@ -114,18 +116,17 @@ class PlatformDispatcher:
     ) -> RunResult:
         definition = stored.definition
         primary, fallback = definition.primary_platform, definition.fallback_platform
-        previous: dict[str, Any] = dict(execution.routing or {})
-        handed_over = previous.get("ran_on") not in (None, INTERNAL)
-        if handed_over and execution.status in ("running", "completed"):
+        ran_on = execution.routing.get("ran_on") if execution.routing else None
+        if ran_on not in (None, INTERNAL) and execution.status in ("running", "completed"):
             # A redelivery of an event whose run a platform already accepted: running it
             # again anywhere would do the work twice.
             return RunResult("completed")
-        if execution.step_state.get("steps") or previous.get("ran_on") == INTERNAL:
+        if execution.step_state.get("steps") or ran_on == INTERNAL:
             # Started on the internal engine (checkpoints exist): finish there, never also
             # on a platform that has recovered meanwhile.
-            return await self._internal_only(execution, run_internal, previous, "resumed")
+            return await self._internal_resumed(execution, run_internal)
         if primary == INTERNAL and fallback in (None, INTERNAL):
-            return await self._internal_only(execution, run_internal, previous, "primary")
+            return await self._internal_only(execution, run_internal, _PRIMARY_INTERNAL)
 
         # A platform may call back about this execution at once: its row must exist first.
         await self.journal.commit(execution.id)
@@ -190,33 +191,45 @@ class PlatformDispatcher:
             return internal_runs[-1]
         return await self._external(execution, outcome.result, record)
 
+    async def _internal_resumed(
+        self, execution: ExecutionRecord, run_internal: Callable[[], Awaitable[RunResult]]
+    ) -> RunResult:
+        """An execution the internal engine started: its record gains this attempt."""
+        previous: dict[str, Any] = dict(execution.routing or {})
+        if not previous:
+            return await self._internal_only(execution, run_internal, _RESUMED_INTERNAL)
+        result = await run_internal()
+        attempt = {"platform": INTERNAL, "outcome": result.status}
+        routing = {**previous, "attempts": [*previous.get("attempts", []), attempt]}
+        routing["ran_on"] = INTERNAL
+        _routed(INTERNAL).inc()
+        await self.journal.update(execution.id, routing=routing)
+        return result
+
     async def _internal_only(
         self,
         execution: ExecutionRecord,
         run_internal: Callable[[], Awaitable[RunResult]],
-        previous: dict[str, Any],
-        why: str,
+        reason: str,
     ) -> RunResult:
+        """A run only the internal engine was ever a candidate for."""
         result = await run_internal()
-        attempt = {"platform": INTERNAL, "outcome": result.status}
-        routing: dict[str, Any]
-        if why == "resumed" and previous:
-            routing = {**previous, "attempts": [*previous.get("attempts", []), attempt]}
-            routing["ran_on"] = INTERNAL
-        else:
-            routing = {
-                "platform": INTERNAL,
-                "order": [INTERNAL],
-                "skipped": dict[str, str](),
-                "reason": "primary platform is internal"
-                if why == "primary"
-                else "execution already started on the internal engine; resumed there",
-                "ran_on": INTERNAL,
-                "attempts": [attempt],
-                "failed_over": False,
-            }
+        skipped: dict[str, str] = {}
+        routing: dict[str, Any] = {
+            "platform": INTERNAL,
+            "order": [INTERNAL],
+            "skipped": skipped,
+            "reason": reason,
+            "ran_on": INTERNAL,
+            "attempts": [{"platform": INTERNAL, "outcome": result.status}],
+            "failed_over": False,
+        }
         _routed(INTERNAL).inc()
-        await self._record(execution.id, routing=routing)
+        # With the run's own values: the handler that started it writes them, or hands them
+        # to the queue to insert with the event's acknowledgement.
+        await self.journal.update(
+            execution.id, wait=not self.journal.holds_unwritten(execution.id), routing=routing
+        )
         return result
 
     async def _tools(self, tenant_id: uuid.UUID) -> TenantTools:

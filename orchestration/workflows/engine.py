@@ -12,22 +12,22 @@ So does the final state, which the caller commits.
 A `wait` step parks the execution (status 'waiting', resume_at) and, in the same
 transaction, queues a `workflow_resume` event scheduled for that time: no worker is held
 and a restart loses nothing.
+
+What is constant about a definition's steps is worked out once per plan
+(orchestration.workflows.run_plan); what a condition or `{{ }}` sees comes from
+orchestration.workflows.scope; an action runs, and its failures are sorted, in
+orchestration.workflows.step_runner.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-import httpx
 import psutil
-import pydantic_core
 from pydantic import ValidationError
 
 from orchestration.events.models import CustomerEvent, EventPriority
@@ -36,18 +36,19 @@ from orchestration.execution_journal import ExecutionJournal
 from orchestration.executions import ExecutionRecord, update_execution
 from orchestration.queue.types import ClaimedEvent
 from orchestration.workflows.actions import ACTIONS
-from orchestration.workflows.actions.base import FollowUpPublisher, StepContext, idempotency_key
-from orchestration.workflows.actions.flow import WaitFields, wait_until
-from orchestration.workflows.conditions import Condition, parse_condition
-from orchestration.workflows.definition import ErrorHandling, StepSpec
-from orchestration.workflows.errors import (
-    ConditionError,
-    StepFailedError,
-    TemplateError,
-    TransientStepError,
+from orchestration.workflows.actions.base import (
+    ActionSpec,
+    FollowUpPublisher,
+    StepContext,
+    idempotency_key,
 )
+from orchestration.workflows.actions.flow import WaitFields, wait_until
+from orchestration.workflows.errors import ConditionError, StepFailedError, TemplateError
 from orchestration.workflows.publishing import RESUME_EVENT_TYPE
+from orchestration.workflows.run_plan import PlannedStep, RunPlan, condition_of
+from orchestration.workflows.scope import build_scope
 from orchestration.workflows.services import Services
+from orchestration.workflows.step_runner import StepFailure, describe_validation, perform
 from orchestration.workflows.templating import render
 from shared.db.database import Database
 from shared.db.types import utcnow
@@ -61,8 +62,6 @@ __all__ = [
     "idempotency_key",
 ]
 
-log = logging.getLogger(__name__)
-
 RunStatus = Literal["completed", "failed", "retrying", "waiting"]
 
 
@@ -73,57 +72,12 @@ class RunResult:
     resume_at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class RunPlan:
-    """An execution's steps and error handling, parsed from what its step_state recorded."""
-
-    steps: tuple[StepSpec, ...]
-    error_handling: ErrorHandling
-
-    @classmethod
-    def from_state(cls, state: Mapping[str, Any]) -> RunPlan:
-        """From a step_state (or a definition's run_plan, which a new step_state copies)."""
-        return cls(
-            tuple(StepSpec.model_validate(s) for s in state.get("plan", [])),
-            ErrorHandling.model_validate(state.get("error_handling") or {}),
-        )
-
-
-@functools.lru_cache(maxsize=1024)
-def condition_of(source: str) -> Condition:
-    """`parse_condition`, once per distinct text (a parsed condition is never changed)."""
-    return parse_condition(source)
-
-
-def build_scope(event: ClaimedEvent, outputs: dict[str, Any]) -> dict[str, Any]:
-    """What conditions and {{ }} see: the event's fields and every step output's fields at
-    the top level (as the spec's `qualification_score > 80` reads), plus `event.*`,
-    `steps.<key>.*`."""
-    scope: dict[str, Any] = dict(event.event_data)
-    for output in outputs.values():
-        if isinstance(output, dict):
-            scope.update(output)  # pyright: ignore[reportUnknownArgumentType]
-    scope["event"] = {
-        **event.event_data,
-        "id": event.event_id,
-        "type": event.event_type,
-        "customer_id": event.customer_id,
-        "source": event.event_source,
-        "data": event.event_data,
-    }
-    scope["steps"] = outputs
-    scope["tenant_id"] = str(event.tenant_id)
-    return scope
+_COMPLETED = RunResult("completed")  # one for every completed run: a RunResult never changes
 
 
 def _open(record: dict[str, Any]) -> bool:
     """A step record that is not final: only a parked `wait` is recorded unfinished."""
     return record.get("status") == "waiting"
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON types (what a step_state can hold); anything else as its str()."""
-    return pydantic_core.to_jsonable_python(value, fallback=str)
 
 
 _process = psutil.Process()
@@ -138,12 +92,6 @@ def _memory_mb() -> float:
     if now - _rss_sample[0] >= 1.0:
         _rss_sample = (now, round(_process.memory_info().rss / (1024 * 1024), 2))
     return _rss_sample[1]
-
-
-class _StepFailure(Exception):
-    def __init__(self, message: str, *, transient: bool) -> None:
-        super().__init__(message)
-        self.transient = transient
 
 
 class StepEngine:
@@ -187,25 +135,28 @@ class StepEngine:
         state["steps"] = records
         if plan is None:
             plan = RunPlan.from_state(state)
-        steps, error_handling = plan.steps, plan.error_handling
+        planned, error_handling = plan.planned, plan.error_handling
         outputs = {k: r.get("output") for k, r in records.items() if r["status"] == "completed"}
         totals = {"api_calls": execution.external_api_calls}
         # Recorded at start: the definition row may be deleted while an execution waits.
         workflow_id = execution.workflow_definition_id or uuid.UUID(
             str(state.get("workflow_id") or execution.id)
         )
-        pending = next((s for s in steps if s.key not in records or _open(records[s.key])), None)
-        if pending is not None and pending.key in records and resumed_step != pending.key:
-            # Parked, and this is not its resume event (a redelivered trigger): the resume
-            # event is already queued, so there is nothing to do.
-            return RunResult("waiting", resume_at=execution.resume_at)
+        if records:  # a rerun: its first unfinished step may be a parked wait
+            unfinished = (s for s in plan.steps if s.key not in records or _open(records[s.key]))
+            pending = next(unfinished, None)
+            if pending is not None and pending.key in records and resumed_step != pending.key:
+                # Parked, and this is not its resume event (a redelivered trigger): the
+                # resume event is already queued, so there is nothing to do.
+                return RunResult("waiting", resume_at=execution.resume_at)
         if execution.status != "running":
             await self._write(
                 execution, state, totals, started, wait=False, status="running", resume_at=None
             )
 
-        last_index = len(steps) - 1
-        for index, step in enumerate(steps):
+        last_index = len(planned) - 1
+        for index, planned_step in enumerate(planned):
+            step = planned_step.step
             record = records.get(step.key)
             if record is not None and record["status"] in ("completed", "skipped", "failed"):
                 continue
@@ -220,7 +171,11 @@ class StepEngine:
                 continue
             ctx: StepContext | None = None
             try:
-                ctx, fields, run_it = self._prepare(execution, workflow_id, event, step, outputs)
+                # Not registered in this worker: a KeyError, as it always was.
+                action = planned_step.action or ACTIONS[step.action]
+                ctx, fields, run_it = self._prepare(
+                    execution, workflow_id, event, planned_step, action, outputs
+                )
                 if not run_it:
                     records[step.key] = {"status": "skipped", "finished_at": utcnow().isoformat()}
                     await self._write(execution, state, totals, started, wait=False)
@@ -228,11 +183,11 @@ class StepEngine:
                 if step.action == "wait":
                     assert isinstance(fields, WaitFields)
                     return await self._park(execution, state, totals, started, ctx, fields)
-                side_effecting = ACTIONS[step.action].side_effecting
+                side_effecting = action.side_effecting
                 if side_effecting:  # what it runs with, and that it started, are on record
                     await self.journal.commit(execution.id)
-                output = await self._perform(ctx, step, fields)
-            except _StepFailure as failure:
+                output = await perform(ctx, action, fields)
+            except StepFailure as failure:
                 if ctx is not None:
                     totals["api_calls"] += ctx.api_calls
                 error = {
@@ -262,7 +217,7 @@ class StepEngine:
 
         skipped = [k for k, r in records.items() if r["status"] == "skipped"]
         failed = [k for k, r in records.items() if r["status"] == "failed"]
-        # Plain JSON already: each output went through _jsonable, or was read back as JSON.
+        # Plain JSON already: each output went through jsonable, or was read back as JSON.
         result = {"outputs": outputs, "skipped": skipped, "failed_steps": failed}
         # Written by the caller's commit (the handler's, or the router's with its record).
         await self._write(
@@ -277,19 +232,21 @@ class StepEngine:
             error_details=None,
             resume_at=None,
         )
-        return RunResult("completed")
+        return _COMPLETED
 
     def _prepare(
         self,
         execution: ExecutionRecord,
         workflow_id: uuid.UUID,
         event: ClaimedEvent,
-        step: StepSpec,
+        planned: PlannedStep,
+        action: ActionSpec,
         outputs: dict[str, Any],
     ) -> tuple[StepContext, Any, bool]:
         """The step's context and checked fields, and whether its condition holds."""
-        scope = build_scope(event, outputs)
-        spec = ACTIONS[step.action]
+        step = planned.step
+        # A step that reads no scope (see run_plan) is given an empty one.
+        scope = build_scope(event, outputs) if planned.reads_scope else {}
         ctx = StepContext(
             db=self.db,
             tenant_id=execution.tenant_id,
@@ -310,30 +267,16 @@ class StepEngine:
         try:
             if step.condition is not None and not condition_of(step.condition).evaluate(scope):
                 return ctx, None, False
-            fields = spec.fields.model_validate(render(step.fields, scope))
+            fields = planned.fixed_fields  # checked once for every run (see run_plan)
+            if fields is None:
+                fields = action.fields.model_validate(render(step.fields, scope))
         except ConditionError as exc:
-            raise _StepFailure(f"condition: {exc}", transient=False) from None
+            raise StepFailure(f"condition: {exc}", transient=False) from None
         except TemplateError as exc:
-            raise _StepFailure(str(exc), transient=False) from None
+            raise StepFailure(str(exc), transient=False) from None
         except ValidationError as exc:
-            raise _StepFailure(_describe_validation(exc), transient=False) from None
+            raise StepFailure(describe_validation(exc), transient=False) from None
         return ctx, fields, True
-
-    async def _perform(self, ctx: StepContext, step: StepSpec, fields: Any) -> Any:
-        spec = ACTIONS[step.action]
-        try:
-            return _jsonable(await spec.run(ctx, fields))
-        except StepFailedError as exc:
-            raise _StepFailure(str(exc), transient=False) from None
-        except TransientStepError as exc:
-            raise _StepFailure(str(exc), transient=True) from None
-        except ValidationError as exc:
-            raise _StepFailure(_describe_validation(exc), transient=False) from None
-        except (httpx.HTTPError, OSError, TimeoutError) as exc:
-            raise _StepFailure(f"{type(exc).__name__} calling a service", transient=True) from None
-        except Exception as exc:  # the step boundary: a service bug fails this step, not the worker
-            log.exception("step %s of execution %s raised", step.key, ctx.execution_id)
-            raise _StepFailure(f"unexpected {type(exc).__name__}: {exc}", transient=True) from None
 
     async def _park(
         self,
@@ -428,11 +371,3 @@ class StepEngine:
         await self.journal.update(
             execution.id, wait=wait, **self._progress(state, totals, started), **values
         )
-
-
-def _describe_validation(exc: ValidationError) -> str:
-    parts: list[str] = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"]) or "fields"
-        parts.append(f"{where}: {error['msg']}")
-    return "bad step fields: " + "; ".join(parts)

@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orchestration.queue.types import ClaimedEvent
-from orchestration.workflows.engine import build_scope, condition_of
 from orchestration.workflows.errors import ConditionError
+from orchestration.workflows.run_plan import condition_of
+from orchestration.workflows.scope import build_scope
 from orchestration.workflows.store import StoredDefinition, load_active_definitions
 
 __all__ = ["Match", "find_webhook_definition", "match_event"]

@@ -7,6 +7,7 @@ dotted path only (no expressions), parsed with the condition language's tokenize
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -20,8 +21,11 @@ __all__ = ["find_references", "parse_reference", "render"]
 _REFERENCE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_reference(expression: str) -> Path:
-    """The path inside `{{ ... }}`; raises TemplateError unless it is a plain dotted path."""
+    """The path inside `{{ ... }}`; raises TemplateError unless it is a plain dotted path.
+    Parsed once per distinct text: a step's references are filled in for every run (a
+    parsed Path is never changed; a refused text is refused again each time)."""
     try:
         node = parse_condition(expression.strip()).root
     except ConditionError as exc:
@@ -58,6 +62,8 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
     """
     if isinstance(value, str):
         return _render_text(value, context)
+    if isinstance(value, dict):  # what step fields hold; tested before Mapping, which is slower
+        return {str(k): render(v, context) for k, v in cast(dict[Any, Any], value).items()}
     if isinstance(value, Mapping):
         return {str(k): render(v, context) for k, v in cast(Mapping[Any, Any], value).items()}
     if isinstance(value, list):
@@ -74,14 +80,31 @@ def _lookup(expression: str, context: Mapping[str, Any]) -> Any:
 
 
 def _render_text(text: str, context: Mapping[str, Any]) -> Any:
+    if "{{" not in text:  # no reference: what the substitution below would give back
+        return text
+    whole, pieces, tail = _pieces_of(text)
+    if whole is not None:
+        return _lookup(whole, context)
+    out: list[str] = []
+    for literal, expression in pieces:  # in order: the first reference with no value raises
+        out.append(literal)
+        found = _lookup(expression, context)
+        out.append(found if isinstance(found, str) else json.dumps(found, default=str))
+    out.append(tail)
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _pieces_of(text: str) -> tuple[str | None, tuple[tuple[str, str], ...], str]:
+    """A text with references, split once per distinct text (a step's fields are rendered
+    for every run): the reference it wholly is, or its (text before, reference) pieces and
+    the text after the last one, as `_REFERENCE.sub` would walk it."""
     whole = _REFERENCE.fullmatch(text.strip())
     if whole is not None:
-        return _lookup(whole.group(1), context)
-
-    def substitute(match: re.Match[str]) -> str:
-        found = _lookup(match.group(1), context)
-        if isinstance(found, str):
-            return found
-        return json.dumps(found, default=str)
-
-    return _REFERENCE.sub(substitute, text)
+        return whole.group(1), (), ""
+    pieces: list[tuple[str, str]] = []
+    end = 0
+    for match in _REFERENCE.finditer(text):
+        pieces.append((text[end : match.start()], match.group(1)))
+        end = match.end()
+    return None, tuple(pieces), text[end:]

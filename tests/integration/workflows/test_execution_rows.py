@@ -216,6 +216,15 @@ def _handler(db: Database, client: httpx.AsyncClient, *, sqlalchemy_path: bool) 
     )
 
 
+async def _acknowledged(handler: WorkflowEventHandler, event: ClaimedEvent) -> HandlerOutcome:
+    """The handler's answer, with the executions it handed over inserted as the queue's
+    acknowledgement would (that statement writes the same values:
+    tests/integration/queue/test_executions_with_ack.py)."""
+    outcome = await handler(event)
+    await handler.journal.insert(list(outcome.executions))
+    return outcome
+
+
 async def _scenarios(
     db: Database, client: httpx.AsyncClient, tenant_id: uuid.UUID, *, sqlalchemy_path: bool
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -229,16 +238,17 @@ async def _scenarios(
         claimed(tenant_id, "customer_onboarded", {"budget": "lots"}),
         claimed(tenant_id, "lead_qualified", {}),
     ]
-    outcomes = [await handler(event) for event in events]
+    outcomes = [await _acknowledged(handler, event) for event in events]
     # The transiently failed pipeline, delivered again: it resumes at the failed step.
     retry = events[1]
     outcomes.append(
-        await handler(
-            claimed(tenant_id, retry.event_type, retry.event_data, queue_id=retry.id, attempts=2)
+        await _acknowledged(
+            handler,
+            claimed(tenant_id, retry.event_type, retry.event_data, queue_id=retry.id, attempts=2),
         )
     )
     # The parked reminder's resume event.
-    outcomes.append(await handler(await queued_event(db, "workflow_resume")))
+    outcomes.append(await _acknowledged(handler, await queued_event(db, "workflow_resume")))
     ids = _Ids()
     ids(str(tenant_id))
     rows = await _rows(db, ids)

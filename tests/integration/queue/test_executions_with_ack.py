@@ -73,7 +73,7 @@ async def _handed_over(journal: ExecutionJournal, values: dict[str, Any]) -> dic
     return row
 
 
-async def _executions(db: Database) -> dict[uuid.UUID, dict[str, Any]]:
+async def _executions(db: Database) -> dict[uuid.UUID | None, dict[str, Any]]:
     async with db.engine.connect() as conn:
         rows = await conn.execute(sa.select(workflow_executions))
         return {row["trigger_event_id"]: dict(row) for row in rows.mappings()}

@@ -29,7 +29,7 @@ import pydantic_core
 from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
 
 from orchestration.queue.claim import CLAIM_POSTGRES, QUEUE_PLANNER_SETTINGS
-from orchestration.queue.pg_complete import CompletionStatements, complete_on
+from orchestration.queue.pg_complete import CompletionStatements, complete_postgres
 
 _CLAIM = CLAIM_POSTGRES
 _DEFINITIONS = """
@@ -159,7 +159,7 @@ async def run_floor_worker(url: str, batch: int) -> None:
                 (row["id"], row["attempts"], result)
                 for row, result in zip(rows, results, strict=True)
             ]
-            await complete_on(
+            await complete_postgres(
                 conn,
                 worker_id=worker_id,
                 now=datetime.now(UTC),

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orchestration.queue.backoff import retry_delay
+from orchestration.queue.claim import asyncpg_of
 from orchestration.queue.pg_complete import CompletionStatements, complete_postgres
 from orchestration.queue.store import EventStatus, Settlement, SettleReport
 from orchestration.queue.types import HandlerOutcome, OutcomeKind
@@ -106,7 +107,7 @@ async def record_outcomes(
     base = {"worker_id": None, "heartbeat_at": None, "updated_at": now}
     if writes.done and not sqlite:  # one statement for the batch
         await complete_postgres(
-            conn,
+            await asyncpg_of(conn),
             worker_id=worker_id,
             now=now,
             done=[(p["b_id"], p["b_attempts"], p["b_result"]) for p in writes.done],

@@ -24,13 +24,11 @@ from typing import Any
 
 import pydantic_core
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orchestration.journal_statements import ExecutionWrites
-from orchestration.queue.claim import asyncpg_of
 from shared.db.orchestration_tables import workflow_executions
 
-__all__ = ["COMPLETE_POSTGRES", "CompletionStatements", "complete_on", "complete_postgres"]
+__all__ = ["COMPLETE_POSTGRES", "CompletionStatements", "complete_postgres"]
 
 # $1 now, $2 ids, $3 attempts, $4 results (JSON text), $5 worker id. The rows are found by
 # id (`= ANY($2)`, the primary key) whatever the planner thinks of the table's size.
@@ -124,27 +122,6 @@ class CompletionStatements:
 
 
 async def complete_postgres(
-    conn: AsyncConnection,
-    *,
-    worker_id: str,
-    now: datetime,
-    done: Sequence[tuple[uuid.UUID, int, Any]],
-    executions: Sequence[Mapping[str, Any]] = (),
-    statements: CompletionStatements | None = None,
-) -> None:
-    """Mark each (event id, attempt, result) completed with its result, if still leased,
-    and insert the `executions` of the events it marked (`statements` required then)."""
-    await complete_on(
-        await asyncpg_of(conn),
-        worker_id=worker_id,
-        now=now,
-        done=done,
-        executions=executions,
-        statements=statements,
-    )
-
-
-async def complete_on(
     driver: Any,
     *,
     worker_id: str,
@@ -153,7 +130,9 @@ async def complete_on(
     executions: Sequence[Mapping[str, Any]] = (),
     statements: CompletionStatements | None = None,
 ) -> None:
-    """complete_postgres on an asyncpg connection (bench/pipeline_floor.py's own)."""
+    """Mark each (event id, attempt, result) completed with its result, if still leased,
+    and insert the `executions` of the events it marked (`statements` required then).
+    `driver`: an asyncpg connection (the SQLAlchemy one's: queue.claim.asyncpg_of)."""
     ids = [event_id for event_id, _, _ in done]
     attempts = [attempt for _, attempt, _ in done]
     # Written as the JSON column type writes them (a None result is JSON null).

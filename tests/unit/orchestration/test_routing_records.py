@@ -17,6 +17,7 @@ from orchestration.queue.types import ClaimedEvent
 from orchestration.runtime.routing import PlatformDispatcher
 from orchestration.workflows.engine import RunResult
 from orchestration.workflows.store import StoredDefinition
+from tests.unit.orchestration.claimed_events import claimed_event
 
 _NOW = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)
 
@@ -44,22 +45,7 @@ class _Stored:
 
 
 def _event() -> ClaimedEvent:
-    return ClaimedEvent(
-        id=uuid.uuid4(),
-        tenant_id=uuid.uuid4(),
-        event_id="e",
-        event_type="deal_closed",
-        event_data={},
-        event_source="crm",
-        customer_id=None,
-        priority=5,
-        attempts=1,
-        max_retries=3,
-        chain_depth=0,
-        workflow_triggers=None,
-        created_at=_NOW,
-        scheduled_for=_NOW,
-    )
+    return claimed_event(event_id="e", created_at=_NOW, scheduled_for=_NOW)
 
 
 PREVIOUS = {

@@ -32,6 +32,7 @@ from shared.db.database import Database
 from shared.db.orchestration_tables import mcp_servers
 from shared.db.types import utcnow
 from shared.tenants import create_tenant
+from tests.unit.orchestration.claimed_events import claimed_event
 
 LEAD = {"name": "Bright Smiles Dental", "industry": "dentist", "gmb_rating": 4.8}
 
@@ -213,23 +214,7 @@ async def test_mcp_rate_limits_turn_into_a_retry_instead_of_a_long_wait(
 
 
 def _claimed(tenant_id: uuid.UUID) -> ClaimedEvent:
-    now = utcnow()
-    return ClaimedEvent(
-        id=uuid.uuid4(),
-        tenant_id=tenant_id,
-        event_id="e1",
-        event_type="lead_qualified",
-        event_data={},
-        event_source="crm",
-        customer_id=None,
-        priority=5,
-        attempts=1,
-        max_retries=3,
-        chain_depth=0,
-        workflow_triggers=None,
-        created_at=now,
-        scheduled_for=now,
-    )
+    return claimed_event(tenant_id=tenant_id, event_type="lead_qualified")
 
 
 async def test_each_event_sees_its_own_tenant_and_caches_are_per_tenant() -> None:

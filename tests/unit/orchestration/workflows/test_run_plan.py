@@ -12,7 +12,6 @@ from typing import Any, cast
 import pytest
 
 from orchestration.executions import record_from_row
-from orchestration.queue.types import ClaimedEvent
 from orchestration.workflows.actions import ACTIONS
 from orchestration.workflows.definition import StepSpec
 from orchestration.workflows.engine import StepEngine
@@ -20,23 +19,16 @@ from orchestration.workflows.run_plan import SCOPE_FREE_ACTIONS, PlannedStep, Ru
 from orchestration.workflows.scope import build_scope
 from orchestration.workflows.services import Services
 from orchestration.workflows.step_runner import StepFailure
+from tests.unit.orchestration.claimed_events import claimed_event
 
 _NOW = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)
 _TENANT = uuid.uuid4()
 
-EVENT = ClaimedEvent(
-    id=uuid.uuid4(),
+EVENT = claimed_event(
     tenant_id=_TENANT,
     event_id="evt-1",
-    event_type="deal_closed",
     event_data={"amount": 1200, "who": "Ann", "city": "Austin"},
-    event_source="crm",
     customer_id="c-1",
-    priority=5,
-    attempts=1,
-    max_retries=3,
-    chain_depth=0,
-    workflow_triggers=None,
     created_at=_NOW,
     scheduled_for=_NOW,
 )

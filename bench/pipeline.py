@@ -14,7 +14,10 @@ two cores. Figures:
   `noop` step -> execution and event completed; the worker runtime with routing, the
   issue's figure), the queue alone (claim -> a handler that returns at once -> ack), and the
   pipeline floor (bench/pipeline_floor.py: the same claim, execution row and completion
-  with raw asyncpg and none of the worker's features: what the tables' own work allows);
+  with raw asyncpg and none of the worker's features: what the tables' own work allows).
+  Each drain also prints the machine's CPU per event (every process: workers, Postgres and
+  the kernel's work for them, from /proc/stat; the machine runs nothing else meanwhile):
+  on 2 cores, what that sum allows bounds a ratio whatever the worker's own speed;
 - publish rate: publish() calls/s (validated, deduplicated, one transaction each);
 - latency to handler start for critical events, idle worker (one publish() a time) and at
   1,000/s sustained (several publisher processes, each committing the events due so far
@@ -283,6 +286,25 @@ _OURS_BUSY = (
 _PGQUEUER_BUSY = "SELECT EXISTS (SELECT 1 FROM pgqueuer)"
 
 
+def _machine_busy_s() -> float:
+    """CPU seconds this machine has spent busy (all cores, every process: the workers,
+    Postgres and the kernel's work for them; the machine runs nothing else meanwhile)."""
+    with open("/proc/stat") as stat:
+        ticks = [int(v) for v in stat.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Drain:
+    rate: float  # events (jobs) per second
+    cpu_us: float  # machine CPU per event, all processes
+
+    @classmethod
+    def measured(cls, n: int, seconds: float, busy_s: float) -> Drain:
+        return cls(n / seconds, busy_s / n * 1e6)
+
+
 async def _wait_drained(probe: asyncpg.Connection, busy: str, limit_s: float) -> None:
     deadline = time.monotonic() + limit_s
     while await probe.fetchval(busy):
@@ -340,25 +362,26 @@ async def _enqueue_ours(db: Database, tenant_id: uuid.UUID, n: int) -> None:
 async def throughput_ours(
     db: Database, raw: asyncpg.Connection, url: str, tenant_id: uuid.UUID, n: int,
     workers: int, handler: str, kind: str = "ours",
-) -> float:  # fmt: skip
+) -> Drain:  # fmt: skip
     """`kind` "floor": bench/pipeline_floor.py's featureless worker on a plain URL."""
     await _reset(db)
     procs = [_spawn(kind, url, handler, "100", "50") for _ in range(workers)]
     probe = await _probe_connection(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         await _enqueue_ours(db, tenant_id, n)
-        start = time.time()
+        start, busy = time.time(), _machine_busy_s()
         await _wait_drained(probe, _OURS_BUSY, 600)
+        busy = _machine_busy_s() - busy
         done = await _count(raw, "SELECT count(*) FROM event_queue WHERE status = 'completed'")
         if done != n:
             raise SystemExit(f"{n} events queued, {done} completed")
-        return n / (await _last_update(raw) - start)
+        return Drain.measured(n, await _last_update(raw) - start, busy)
     finally:
         await probe.close()
         _stop(procs)
 
 
-async def throughput_pgqueuer(raw: asyncpg.Connection, url: str, n: int, workers: int) -> float:
+async def throughput_pgqueuer(raw: asyncpg.Connection, url: str, n: int, workers: int) -> Drain:
     from pgqueuer.db import AsyncpgDriver
     from pgqueuer.queries import Queries
 
@@ -371,9 +394,9 @@ async def throughput_pgqueuer(raw: asyncpg.Connection, url: str, n: int, workers
     probe = await _probe_connection(url)
     try:
         await queries.enqueue(["noop"] * n, [None] * n, [0] * n)
-        start = time.time()
+        start, busy = time.time(), _machine_busy_s()
         await _wait_drained(probe, _PGQUEUER_BUSY, 600)
-        return n / (time.time() - start)
+        return Drain.measured(n, time.time() - start, _machine_busy_s() - busy)
     finally:
         await probe.close()
         _stop(procs)
@@ -568,13 +591,15 @@ async def main(args: argparse.Namespace) -> None:
             theirs = (
                 await throughput_pgqueuer(raw, plain_url, n, workers)
                 if not args.skip_pgqueuer
-                else float("nan")
+                else Drain(float("nan"), float("nan"))
             )
-            print(f"  {workers} worker(s): pgqueuer {theirs:8.0f}")
+            print(f"  {workers} worker(s): pgqueuer {theirs.rate:8.0f}{'':16}"
+                  f"machine CPU {theirs.cpu_us:4.0f} us/job")  # fmt: skip
             for label, ours in (("whole pipeline (one-step workflow)", whole),
                                 ("queue alone (no-op handler)", alone),
                                 ("pipeline floor (same writes, no features)", floor)):  # fmt: skip
-                print(f"    {label:42} {ours:8.0f}   ratio {ours / theirs:5.2f}")
+                print(f"    {label:42} {ours.rate:8.0f}   ratio {ours.rate / theirs.rate:5.2f}"
+                      f"   machine CPU {ours.cpu_us:4.0f} us/event")  # fmt: skip
         if args.skip_latency:
             return
         rate = await publish_rate(db, big, min(n, 5000), 8)

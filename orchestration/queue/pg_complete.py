@@ -94,8 +94,10 @@ class CompletionStatements:
         for number, shape in enumerate(shapes, start=6):
             if "trigger_event_id" not in shape:
                 raise ValueError("an execution recorded with its event must name the event")
-            defaults = self._writes.insert(shape).defaults
-            names = [c.key for c in workflow_executions.c if c.key in shape]
+            # Plain str names: a column's own key is SQLAlchemy's str subclass, which the
+            # JSON serializer takes a slow path for as a dict key.
+            defaults = tuple((str(n), make) for n, make in self._writes.insert(shape).defaults)
+            names = [str(c.key) for c in workflow_executions.c if c.key in shape]
             names += [name for name, _ in defaults]
             sql_types = {
                 name: workflow_executions.c[name].type.compile(dialect=self._dialect)

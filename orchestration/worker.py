@@ -36,6 +36,7 @@ from datetime import timedelta
 from typing import Protocol
 
 import anyio
+import asyncpg  # pyright: ignore[reportMissingTypeStubs]
 from sqlalchemy.exc import DBAPIError
 
 from orchestration.queue.config import QueueConfig
@@ -57,7 +58,16 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_STORE_ERRORS = (DBAPIError, OSError, TimeoutError)
+# What a store call can fail with and the worker outlives (it retries): through SQLAlchemy,
+# or straight from asyncpg on the queue's fast paths (a lost connection, a deadlock the
+# server broke, a statement cancelled by a timeout).
+_STORE_ERRORS = (
+    DBAPIError,
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
 _ACKS_OWED_PER_SLOT = 4  # finished events awaiting their recorded outcome, per handler slot
 
 

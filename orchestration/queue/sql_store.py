@@ -171,9 +171,10 @@ class SqlQueueStore:
 
     async def renew(self, worker_id: str) -> set[tuple[uuid.UUID, int]]:
         async with self._worker_transaction() as conn:
+            held = (q.worker_id == worker_id, q.status == EventStatus.PROCESSING.value)
             result = await conn.execute(
                 sa.update(event_queue)
-                .where(q.worker_id == worker_id, q.status == EventStatus.PROCESSING.value)
+                .where(_not_locked(*held), *held)
                 .values(heartbeat_at=self.clock())
                 .returning(q.id, q.attempts)
             )
@@ -231,13 +232,14 @@ class SqlQueueStore:
                 sa.func.jsonb_build_array(entry)
             )
         out_of_attempts = q.attempts >= q.max_retries + 1
+        stale = (
+            q.status == EventStatus.PROCESSING.value,
+            q.heartbeat_at < now - visibility_timeout,
+        )
         async with self._worker_transaction() as conn:
             result = await conn.execute(
                 sa.update(event_queue)
-                .where(
-                    q.status == EventStatus.PROCESSING.value,
-                    q.heartbeat_at < now - visibility_timeout,
-                )
+                .where(_not_locked(*stale), *stale)
                 .values(
                     status=sa.case(
                         (out_of_attempts, EventStatus.FAILED.value),
@@ -375,3 +377,14 @@ class SqlQueueStore:
                     )
                 )
             ).scalar()
+
+
+def _not_locked(*conditions: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
+    """The rows meeting `conditions` that no other transaction holds (Postgres; SQLite has
+    one writer). The heartbeat and the reaper update many rows of the queue at once, and the
+    settler's acknowledgement (another connection of the same worker) some of the same:
+    each taking its rows in its own order, two of them could wait on each other (Postgres
+    broke such a deadlock by failing one). A row being acknowledged needs no heartbeat, and
+    is not a dead worker's: both pass it by instead of waiting for it."""
+    free = sa.select(q.id).where(*conditions).with_for_update(skip_locked=True)
+    return q.id.in_(free.scalar_subquery())

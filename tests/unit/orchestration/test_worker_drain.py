@@ -12,10 +12,13 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+import asyncpg  # pyright: ignore[reportMissingTypeStubs]
+
 from orchestration.queue.config import QueueConfig
 from orchestration.queue.store import Settlement, SettleReport, system_clock
 from orchestration.queue.types import ClaimedEvent, HandlerOutcome, OutcomeKind
 from orchestration.worker import Worker
+from tests.unit.orchestration.claimed_events import claimed_event
 
 
 class _SlowClaimStore:
@@ -116,3 +119,36 @@ async def test_a_retry_recorded_during_an_empty_claim_is_still_run_before_draini
     assert seen == [1, 2]
     assert store.status == "completed"
     assert (stats.retried, stats.completed) == (1, 1)
+
+
+class _DeadlockOnceStore(_SlowClaimStore):
+    """Its first acknowledgement fails as Postgres fails one side of a deadlock it broke
+    (raised by asyncpg itself on the queue's fast paths, not through SQLAlchemy)."""
+
+    def __init__(self, event: ClaimedEvent) -> None:
+        super().__init__(event)
+        self.failed_settles = 0
+
+    async def settle(self, worker_id: str, settlements: Sequence[Settlement]) -> SettleReport:
+        if not self.failed_settles:
+            self.failed_settles += 1
+            raise asyncpg.exceptions.DeadlockDetectedError("deadlock detected")
+        return await super().settle(worker_id, settlements)
+
+
+async def test_a_worker_outlives_a_database_error_from_the_asyncpg_paths() -> None:
+    store = _DeadlockOnceStore(claimed_event(attempts=0))
+
+    async def handler(event: ClaimedEvent) -> HandlerOutcome:
+        return HandlerOutcome(OutcomeKind.COMPLETED)
+
+    worker = Worker(
+        store,  # pyright: ignore[reportArgumentType]
+        handler,
+        _NoWakeups(),
+        config=QueueConfig(concurrency=1, batch_size=1, retention_days=0, poll_interval_s=0.01),
+    )
+    stats = await asyncio.wait_for(worker.run(drain=True), timeout=10)
+
+    assert store.failed_settles == 1  # the outcome was recorded on the next try
+    assert store.status == "completed" and stats.completed == 1

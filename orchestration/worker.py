@@ -27,24 +27,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 import time
 import uuid
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Protocol
 
 import anyio
 import asyncpg  # pyright: ignore[reportMissingTypeStubs]
 from sqlalchemy.exc import DBAPIError
 
 from orchestration.queue.config import QueueConfig
-from orchestration.queue.retention import RetentionPolicy
 from orchestration.queue.sql_store import SqlQueueStore
 from orchestration.queue.store import QueueStore, Settlement, system_clock
 from orchestration.queue.types import ClaimedEvent, EventHandler, HandlerOutcome, OutcomeKind
 from orchestration.wakeup import Wakeup
+from orchestration.worker_parts import (
+    WakeSource,
+    WorkerStats,
+    new_worker_id,
+    retention_policy,
+)
 from shared.db.database import Database
 
 __all__ = [
@@ -69,32 +69,6 @@ _STORE_ERRORS = (
     asyncpg.InterfaceError,
 )
 _ACKS_OWED_PER_SLOT = 4  # finished events awaiting their recorded outcome, per handler slot
-
-
-class WakeSource(Protocol):
-    async def start(self) -> None: ...
-    async def wait(self, timeout_s: float) -> bool: ...
-    def wake(self) -> None: ...
-    async def stop(self) -> None: ...
-
-
-@dataclass
-class WorkerStats:
-    claimed: int = 0
-    completed: int = 0
-    retried: int = 0
-    dead_lettered: int = 0
-    released: int = 0
-    reaped: int = 0
-    timed_out: int = 0  # handler calls cancelled by handler_timeout_s
-    lost_leases: int = 0  # handlers cancelled because their event was reaped meanwhile
-    retained_events: int = 0  # completed events archived or deleted by retention
-    retained_executions: int = 0  # finished executions archived or deleted by retention
-
-
-def new_worker_id() -> str:
-    """Unique per process and start: host, pid and a random suffix (pids are reused)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Worker:
@@ -417,17 +391,6 @@ class Worker:
             except _STORE_ERRORS as exc:
                 log.warning("queue maintenance failed (%s)", exc)
             await self._pause(min(config.reap_every_s, config.prune_interval_s))
-
-
-def retention_policy(config: QueueConfig) -> RetentionPolicy:
-    """The retention the configuration asks for (retention_days > 0)."""
-    return RetentionPolicy(
-        older_than=timedelta(days=config.retention_days),
-        mode=config.retention_mode,
-        archive_older_than=timedelta(days=config.archive_retention_days)
-        if config.archive_retention_days > 0
-        else None,
-    )
 
 
 def create_worker(

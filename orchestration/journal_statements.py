@@ -27,7 +27,7 @@ from sqlalchemy.engine import Dialect
 from shared.db.orchestration_tables import workflow_executions
 from shared.db.raw_statements import RawStatement
 
-__all__ = ["CompiledWrite", "ExecutionWrites"]
+__all__ = ["CompiledWrite", "ExecutionWrites", "insert_defaults"]
 
 _x = workflow_executions
 
@@ -78,6 +78,17 @@ def _python_default(column: sa.Column[Any]) -> Callable[[], Any] | None:
     return lambda: value
 
 
+def insert_defaults(columns: Iterable[str]) -> tuple[tuple[str, Callable[[], Any]], ...]:
+    """The Python-side defaults (name, make) of the columns an INSERT of `columns` leaves
+    out, as SQLAlchemy's Core insert fills them in (`created_at`)."""
+    given = set(columns)
+    return tuple(
+        (str(column.key), make)
+        for column in _x.c
+        if column.key not in given and (make := _python_default(column)) is not None
+    )
+
+
 class ExecutionWrites:
     """The INSERT and UPDATE of each shape (set of columns), compiled on first use."""
 
@@ -90,11 +101,7 @@ class ExecutionWrites:
         key = frozenset(columns)
         found = self._inserts.get(key)
         if found is None:
-            defaults = tuple(
-                (column.key, make)
-                for column in _x.c
-                if column.key not in key and (make := _python_default(column)) is not None
-            )
+            defaults = insert_defaults(key)
             binds = {name: sa.bindparam(name, type_=_x.c[name].type) for name in key}
             binds |= {name: sa.bindparam(name, type_=_x.c[name].type) for name, _ in defaults}
             found = self._inserts[key] = _compile(

@@ -25,7 +25,7 @@ from typing import Any
 import pydantic_core
 from sqlalchemy.engine import Dialect
 
-from orchestration.journal_statements import ExecutionWrites
+from orchestration.journal_statements import insert_defaults
 from shared.db.orchestration_tables import workflow_executions
 
 __all__ = ["COMPLETE_POSTGRES", "CompletionStatements", "complete_postgres"]
@@ -77,7 +77,6 @@ class CompletionStatements:
     as JSON 'null', as SQLAlchemy writes it; a timestamp travels as its ISO text."""
 
     def __init__(self, dialect: Dialect) -> None:
-        self._writes = ExecutionWrites(dialect)
         self._dialect = dialect
         self._statements: dict[tuple[_Shape, ...], tuple[str, tuple[_RowsInsert, ...]]] = {}
 
@@ -94,9 +93,9 @@ class CompletionStatements:
         for number, shape in enumerate(shapes, start=6):
             if "trigger_event_id" not in shape:
                 raise ValueError("an execution recorded with its event must name the event")
+            defaults = insert_defaults(shape)
             # Plain str names: a column's own key is SQLAlchemy's str subclass, which the
             # JSON serializer takes a slow path for as a dict key.
-            defaults = tuple((str(n), make) for n, make in self._writes.insert(shape).defaults)
             names = [str(c.key) for c in workflow_executions.c if c.key in shape]
             names += [name for name, _ in defaults]
             sql_types = {

@@ -99,20 +99,20 @@ def read_analytics(out: str) -> list[Figure]:
 
 def read_pipeline(out: str) -> list[Figure]:
     figures: list[Figure] = []
-    # "  1 worker(s): pgqueuer  9342" then one "<label>  <events/s>  ratio <x>" line each for
-    # the whole pipeline (the issue's figure, target 1.0x) and the queue alone.
+    # "  1 worker(s): pgqueuer  9342  machine CPU ..." then one "<label>  <events/s>  ratio <x>
+    # ..." line each: the whole pipeline (the issue's figure, target 1.0x), the queue alone,
+    # the floor and the floor on stripped tables (references, no target).
     for workers, theirs, rows in re.findall(
-        r"(\d) worker\(s\): pgqueuer\s+(\S+)\n((?:[ \t]{4}.*\n?)+)", out
+        r"(\d) worker\(s\): pgqueuer\s+(\S+)[^\n]*\n((?:[ \t]{4}.*\n?)+)", out
     ):
         for label, ours, ratio in re.findall(r"^\s+(.+?)\s+([\d.]+)\s+ratio\s+(\S+)", rows, re.M):
-            whole = label.startswith("whole pipeline")
-            name = f"{'whole pipeline' if whole else 'queue alone'} throughput vs pgqueuer"
-            name += f", {workers} worker(s)"
+            kind = label.split(" (")[0]
+            name = f"{kind} throughput vs pgqueuer, {workers} worker(s)"
             value = None if ratio == "nan" else _num(ratio)
             baseline = f"pgqueuer {theirs} events/s, switchboard {ours} events/s"
             figures.append(
                 at_least(name, value, 1.0, "x", baseline=baseline)
-                if whole
+                if kind == "whole pipeline"
                 else Figure(name, value, "x", baseline=baseline)
             )
     # "idle worker (17/s): [from publish()] p50 A p99 B [| from commit p50 C p99 D | ...]"

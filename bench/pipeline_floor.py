@@ -32,7 +32,7 @@ from orchestration.queue.claim import CLAIM_POSTGRES, QUEUE_PLANNER_SETTINGS
 from orchestration.queue.pg_complete import CompletionStatements, complete_postgres
 
 _CLAIM = CLAIM_POSTGRES
-_DEFINITIONS = """
+ACTIVE_DEFINITIONS = """
 SELECT id, tenant_id, name, version, trigger_conditions->>'event_type' AS event_type,
        workflow_steps, retry_policy, error_handling
   FROM workflow_definitions
@@ -56,7 +56,7 @@ def _json(value: Any) -> Any:
     return pydantic_core.from_json(value) if isinstance(value, str) else value
 
 
-def _work(
+def batch_writes(
     rows: list[asyncpg.Record], definitions: Definitions
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The execution rows and the events' results for one claimed batch."""
@@ -139,7 +139,7 @@ async def run_floor_worker(url: str, batch: int) -> None:
         for _ in range(LOOPS)
     ]
     definitions: Definitions = {}
-    for row in await connections[0].fetch(_DEFINITIONS):
+    for row in await connections[0].fetch(ACTIVE_DEFINITIONS):
         definitions.setdefault((row["tenant_id"], row["event_type"]), []).append(row)
     worker_id = f"floor:{uuid.uuid4().hex[:8]}"
     stop = asyncio.Event()
@@ -154,7 +154,7 @@ async def run_floor_worker(url: str, batch: int) -> None:
             if not rows:
                 await asyncio.sleep(0.005)
                 continue
-            executions, results = _work(rows, definitions)
+            executions, results = batch_writes(rows, definitions)
             done = [
                 (row["id"], row["attempts"], result)
                 for row, result in zip(rows, results, strict=True)

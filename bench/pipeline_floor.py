@@ -32,6 +32,17 @@ from orchestration.queue.claim import CLAIM_POSTGRES, QUEUE_PLANNER_SETTINGS
 from orchestration.queue.pg_complete import CompletionStatements, complete_postgres
 
 _CLAIM = CLAIM_POSTGRES
+# The definition every whole-pipeline bench drains with: one internal no-op step.
+ONE_STEP_WORKFLOW = """\
+name: bench_noop
+trigger:
+  type: event
+  event_type: deal_closed
+primary_platform: internal
+steps:
+  - name: nothing
+    action: noop
+"""
 ACTIVE_DEFINITIONS = """
 SELECT id, tenant_id, name, version, trigger_conditions->>'event_type' AS event_type,
        workflow_steps, retry_policy, error_handling

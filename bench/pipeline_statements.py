@@ -36,7 +36,12 @@ import psutil  # noqa: E402
 from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bench.pipeline_floor import ACTIVE_DEFINITIONS, Definitions, batch_writes  # noqa: E402
+from bench.pipeline_floor import (  # noqa: E402
+    ACTIVE_DEFINITIONS,
+    ONE_STEP_WORKFLOW,
+    Definitions,
+    batch_writes,
+)
 from orchestration.events.models import CustomerEvent  # noqa: E402
 from orchestration.events.publish_batch import publish_batch_in  # noqa: E402
 from orchestration.queue.claim import CLAIM_POSTGRES, QUEUE_PLANNER_SETTINGS  # noqa: E402
@@ -47,16 +52,6 @@ from shared.db.migrate import upgrade  # noqa: E402
 from shared.tenants import create_tenant  # noqa: E402
 
 BATCH = 50
-ONE_STEP = """\
-name: bench_noop
-trigger:
-  type: event
-  event_type: deal_closed
-primary_platform: internal
-steps:
-  - name: nothing
-    action: noop
-"""
 
 
 class BackendCpu:
@@ -84,7 +79,7 @@ class BackendCpu:
 
 async def _queue(db: Database, n: int) -> None:
     tenant = (await create_tenant(db, f"t{uuid.uuid4().hex[:6]}")).id
-    await save_definition(db, tenant, ONE_STEP)
+    await save_definition(db, tenant, ONE_STEP_WORKFLOW)
     async with db.transaction() as conn:
         for start in range(0, n, 500):
             events = [

@@ -7,8 +7,9 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -203,14 +204,7 @@ async def test_sqlite_batches_store_rows_exactly_as_the_async_engine_does(
             occurred_at=when,
         )
 
-    await shared.audit.record_audits(sqlite_db, [entry("tool:async")])
-    path = sqlite_db.target.sqlite_path
-    assert path is not None
-    rows = shared.audit.SqliteAuditRows(path)
-    try:
-        await rows.write([entry("tool:thread")])
-    finally:
-        rows.close()
+    path = await _written_both_ways(sqlite_db, entry)
     with sqlite3.connect(path) as conn:
         stored = conn.execute("SELECT * FROM audit_log ORDER BY action").fetchall()
         columns = [d[0] for d in conn.execute("SELECT * FROM audit_log").description]
@@ -297,14 +291,7 @@ async def test_sqlite_batches_store_empty_columns_as_the_async_engine_does(
             tenant_id=None, actor="cli", action=action, outcome="ok", occurred_at=when
         )
 
-    await shared.audit.record_audits(sqlite_db, [entry("tool:async")])
-    path = sqlite_db.target.sqlite_path
-    assert path is not None
-    rows = shared.audit.SqliteAuditRows(path)
-    try:
-        await rows.write([entry("tool:thread")])
-    finally:
-        rows.close()
+    path = await _written_both_ways(sqlite_db, entry)
     with sqlite3.connect(path) as conn:
         cursor = conn.execute("SELECT *, typeof(details) AS kind FROM audit_log ORDER BY action")
         columns = [d[0] for d in cursor.description]
@@ -313,3 +300,17 @@ async def test_sqlite_batches_store_empty_columns_as_the_async_engine_does(
     assert by_async.pop("id") != by_thread.pop("id")
     assert by_async == by_thread
     assert by_thread["occurred_at"] == "2026-11-27 01:02:03.000000"
+
+
+async def _written_both_ways(sqlite_db: Database, entry: Callable[[str], AuditEntry]) -> Path:
+    """entry("tool:async") stored by the async engine, entry("tool:thread") by the batch
+    writer's sqlite3 path, in the same file (returned)."""
+    await shared.audit.record_audits(sqlite_db, [entry("tool:async")])
+    path = sqlite_db.target.sqlite_path
+    assert path is not None
+    rows = shared.audit.SqliteAuditRows(path)
+    try:
+        await rows.write([entry("tool:thread")])
+    finally:
+        rows.close()
+    return path

@@ -8,7 +8,10 @@ search_prospects and get_account within 5 ms of the floor at 100k accounts, unde
 which runs in-process; not the Postgres server's): a figure other processes' load inflates
 far less than wall-clock time. The `host` row times a fixed pure-Python workload of about a
 search's length in the same interleaved rounds: its p95 / p50 is what this machine alone
-spreads a call of that length by. Every tool call is audited as in production (buffered writer
+spreads a call of that length by. The `client's check` row times what the SDK's client
+does with each search result it receives: check it against the tool's output schema with
+jsonschema (a share of every search_prospects call no server can avoid but by returning
+less). Every tool call is audited as in production (buffered writer
 running); the run fails unless each call left exactly one audit row.
 
 Stores are seeded once with the demo generator (one tenant holding every account) and
@@ -243,6 +246,14 @@ async def bench_store(
                 result = await crm.call_tool("query_crm", QUERY_ARGS)
                 assert not result.is_error, result.content
 
+            # What the SDK's client does with every result: check it against the tool's
+            # output schema (jsonschema), here on a search page of the same size.
+            search_page = await crm.call_tool("search_prospects", SEARCH_ARGS)
+            calls += 1
+
+            async def client_check(_: int) -> None:
+                await crm.session.validate_tool_result("search_prospects", search_page)
+
             direct = await repository(tenant_id)
             direct_search = ProspectSearch.model_validate({**SEARCH_ARGS, "industry": ["dentist"]})
 
@@ -269,6 +280,7 @@ async def bench_store(
                 "query": (1, query),
                 "repo_search": (3, repo_search),
                 "repo_get": (3, repo_get),
+                "client_check": (3, client_check),
                 "host": (3, host),
             }
             wall: dict[str, list[float]] = {name: [] for name in runs}
@@ -316,13 +328,14 @@ async def main(args: argparse.Namespace) -> None:
                 "query": "query_crm (won by month)",
                 "repo_search": "  data source alone: search",
                 "repo_get": "  data source alone: get",
+                "client_check": "  client's check: search",
                 "host": f"  host: {FIXED_WORK_MS:g} ms of fixed work",
             }
             for key, label in labels.items():
                 p50, p95, cpu = results[key]
                 if key == "host":  # how much this machine alone spreads a fixed workload
                     delta = f"x{p95 / p50:.2f}"
-                elif key == "floor" or key.startswith("repo"):
+                elif key in ("floor", "client_check") or key.startswith("repo"):
                     delta = ""
                 else:
                     delta = f"{p95 - floor_p95:+.2f}"

@@ -64,8 +64,12 @@ def read_seed(out: str) -> list[Figure]:
 def read_crm_tools(out: str) -> list[Figure]:
     figures: list[Figure] = []
     floors: dict[tuple[str, str], float] = {}
-    pattern = r"^(sqlite|postgres)\s+([\d,]+)\s+(\S.*?)\s+([\d.]+)\s+([\d.]+)\s*([+-][\d.]+)?\s*$"
-    for backend, size, label, _p50, p95, _delta in re.findall(pattern, out, re.M):
+    # backend, accounts, tool, p50, p95, then p95-floor (or the host's spread) if any, CPU ms
+    pattern = (
+        r"^(sqlite|postgres)\s+([\d,]+)\s+(\S.*?)\s+([\d.]+)\s+([\d.]+)"
+        r"(?:\s+(?:[+-]|x)[\d.]+)?\s+[\d.]+\s*$"
+    )
+    for backend, size, label, _p50, p95 in re.findall(pattern, out, re.M):
         if label.startswith("bare tool"):
             floors[(backend, size)] = _num(p95)
             continue

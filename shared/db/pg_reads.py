@@ -1,6 +1,7 @@
 """Small Postgres statements run on asyncpg directly, on connections leased from the engine's
 pool: the CRM's hot reads, and the worker's execution journal writes (which open their own
-transaction when a batch holds several statements).
+transaction when a batch holds several statements). `run_together` runs two reads at once
+on two leases, so their server time overlaps (a search's page and its count).
 
 A hot read (`get_account`, a search page) is one statement. Through SQLAlchemy it also paid
 a pool checkout with its liveness ping (a round trip: `shared.db.engine`), an execution
@@ -19,9 +20,10 @@ connection. The leases end with the engine (`Engine.dispose`) or when the reader
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import asyncpg  # pyright: ignore[reportMissingTypeStubs]
 from sqlalchemy import event
@@ -38,6 +40,8 @@ from shared.db.url import DatabaseTarget
 __all__ = ["IDLE_LEASES", "PostgresReader", "postgres_reader"]
 
 _T = TypeVar("_T")
+_A = TypeVar("_A")
+_B = TypeVar("_B")
 
 # Connections kept between reads. Each is one fewer in the engine's pool for everything
 # else, so at most a quarter of the pool's size (none for a pool of 3 or fewer, or one that
@@ -77,8 +81,39 @@ class PostgresReader:
     async def run(self, read: Read[_T]) -> _T:
         """`read(asyncpg connection)`'s result; raises what it raises, but
         DatabaseUnavailableError (what to check) when no connection to the server works."""
-        while self._idle:
-            lease = self._idle.pop()
+        return await self._run(read, None)
+
+    async def run_together(self, first: Read[_A], second: Read[_B]) -> tuple[_A, _B] | None:
+        """Both reads at the same time, each on its own connection, so that their time on
+        the server overlaps (a search's page and its count); each as `run` would. None,
+        having run neither, unless this reader keeps two leases and one is idle now: the
+        caller then runs them as one statement.
+
+        It never holds a connection while it waits for another. The second lease, if it
+        must come from the pool, is taken first while the idle one stays free for any
+        read; so concurrent searches cannot each hold one connection and wait on a pool
+        they have emptied."""
+        if self._keep < 2 or not self._idle:
+            return None
+        if len(self._idle) == 1:
+            self._idle.append(await self._fresh_lease())
+        if len(self._idle) < 2:
+            return None  # another read took the idle one meanwhile
+        one, other = await asyncio.gather(
+            self._run(first, self._idle.pop()),
+            self._run(second, self._idle.pop()),
+            return_exceptions=True,  # each ends (or keeps) its own lease before this raises
+        )
+        for outcome in (one, other):
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return cast("_A", one), cast("_B", other)
+
+    async def _run(self, read: Read[_T], taken: PoolProxiedConnection | None) -> _T:
+        """`run`, trying first `taken`: an idle lease already popped for this read."""
+        while taken is not None or self._idle:
+            lease = taken if taken is not None else self._idle.pop()
+            taken = None
             if _driver(lease).is_closed():
                 await _end(lease, invalidate=True)
                 continue
@@ -93,11 +128,7 @@ class PostgresReader:
                 raise
             await self._give_back(lease)
             return result
-        try:
-            lease = await greenlet_spawn(self._engine.raw_connection)  # the pool pings it
-        except _UNREACHABLE as exc:
-            raise describe_connection_error(exc, self._target) from exc
-        self.fresh_leases += 1
+        lease = await self._fresh_lease()
         try:
             result = await read(_driver(lease))
         except _DROPPED as exc:  # a connection just made and pinged: the server is going away
@@ -108,6 +139,14 @@ class PostgresReader:
             raise
         await self._give_back(lease)
         return result
+
+    async def _fresh_lease(self) -> PoolProxiedConnection:
+        try:
+            lease = await greenlet_spawn(self._engine.raw_connection)  # the pool pings it
+        except _UNREACHABLE as exc:
+            raise describe_connection_error(exc, self._target) from exc
+        self.fresh_leases += 1
+        return lease
 
     async def _give_back(self, lease: PoolProxiedConnection) -> None:
         if len(self._idle) < self._keep:

@@ -18,6 +18,7 @@ from shared.crm import sql as sql_module
 from shared.crm.cursor import KeysetPosition, encode_cursor, search_fingerprint
 from shared.crm.models import LifecycleStage, ProspectSearch, ProspectSort
 from shared.crm.sql import SqlCrmRepository
+from shared.db import pg_reads
 from shared.db.database import Database
 from shared.errors import NotFoundError
 from tests.contract.crm.builders import CrmBuilder, at, days_ago
@@ -96,10 +97,16 @@ async def make_book(db: Database) -> Book:
     return book
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "postgres-one-statement"])
 def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """A database and, once the first example has made it, its book (shared by examples)."""
+    """A database and, once the first example has made it, its book (shared by examples).
+
+    On Postgres a search runs its page and its count on two connections at once
+    (`run_together`) once the reader holds two; with one lease kept (a small pool), as one
+    statement. Both ways are checked."""
     monkeypatch.setattr(sql_module, "TOTAL_COUNT_CAP", CAP)
+    if request.param == "postgres-one-statement":
+        monkeypatch.setattr(pg_reads, "IDLE_LEASES", 1)
     name = "copied_sqlite_db" if request.param == "sqlite" else "postgres_db"
     return {"db": request.getfixturevalue(name)}
 

@@ -6,6 +6,7 @@ engine."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from typing import Any
 
@@ -168,5 +169,92 @@ async def test_a_small_pool_lends_no_connection_for_long(postgres_url: str) -> N
         pool: Any = db.engine.sync_engine.pool
         assert pool.checkedout() == 0  # every read gave its connection back
         assert len(pids) == 1  # and took the pool's idle one again
+    finally:
+        await db.dispose()
+
+
+async def pid_of(conn: Any) -> int:
+    return int(await conn.fetchval("SELECT pg_backend_pid()"))
+
+
+async def test_run_together_runs_both_reads_at_once_on_two_kept_connections(
+    postgres_db: Database,
+) -> None:
+    reader = postgres_reader(postgres_db)
+    assert await reader.run_together(pid_of, pid_of) is None  # no lease yet: ran nothing
+    assert reader.fresh_leases == 0
+    first = await backend_pid(postgres_db)  # now one lease is kept
+
+    arrived: list[int] = []
+    both_arrived = asyncio.Event()
+
+    async def meet(conn: Any) -> int:
+        arrived.append(1)
+        if len(arrived) == 2:
+            both_arrived.set()
+        # Returns only if the other read is running too: one after the other would time out.
+        await asyncio.wait_for(both_arrived.wait(), timeout=30)
+        return await pid_of(conn)
+
+    together = await reader.run_together(meet, meet)
+    assert together is not None
+    assert first in together and together[0] != together[1]
+    assert reader.fresh_leases == 2  # the second connection came from the pool, once
+
+    again = await reader.run_together(pid_of, pid_of)
+    assert again is not None and set(again) == set(together)  # both kept for the next pair
+    assert reader.fresh_leases == 2
+
+
+async def test_run_together_runs_nothing_when_the_pool_is_too_small_to_keep_two(
+    postgres_url: str,
+) -> None:
+    db = Database.from_url(postgres_url, pool_size=4)  # keeps one lease
+    try:
+        reader = postgres_reader(db)
+        await backend_pid(db)
+        assert await reader.run_together(pid_of, pid_of) is None
+        assert reader.fresh_leases == 1
+    finally:
+        await db.dispose()
+
+
+async def test_a_pair_with_a_failing_read_raises_it_and_keeps_only_the_good_connection(
+    postgres_db: Database,
+) -> None:
+    reader = postgres_reader(postgres_db)
+    await backend_pid(postgres_db)
+    pair = await reader.run_together(pid_of, pid_of)
+    assert pair is not None
+
+    async def broken(conn: Any) -> None:
+        await conn.fetch("SELECT * FROM no_such_table")
+
+    with pytest.raises(Exception, match="no_such_table"):
+        await reader.run_together(pid_of, broken)
+    kept = [await pid_of(lease.driver_connection) for lease in reader._idle]  # pyright: ignore[reportPrivateUsage]
+    assert len(kept) == 1 and kept[0] in pair  # the failed read's connection was closed
+
+
+async def test_run_together_waits_for_the_pool_holding_no_connection(postgres_url: str) -> None:
+    """With the pool empty, a pair waits for its second connection without taking the idle
+    lease, which any other read can still use meanwhile; it goes on once the pool has one."""
+    db = Database.from_url(postgres_url, pool_size=8, max_overflow=0)  # keeps two leases
+    try:
+        reader = postgres_reader(db)
+        await backend_pid(db)  # one lease kept, seven connections left in the pool
+        async with contextlib.AsyncExitStack() as held:
+            for _ in range(7):
+                await held.enter_async_context(db.engine.connect())
+            pair = asyncio.create_task(reader.run_together(pid_of, pid_of))
+            for _ in range(20):  # let it run up to its wait on the pool
+                await asyncio.sleep(0)
+            assert not pair.done()
+            assert len(reader._idle) == 1  # pyright: ignore[reportPrivateUsage]
+            # Another read is served by the kept lease while the pair waits on the pool.
+            assert await asyncio.wait_for(backend_pid(db), timeout=30) > 0
+            assert not pair.done()
+        together = await asyncio.wait_for(pair, timeout=30)  # the pool has room again
+        assert together is not None and together[0] != together[1]
     finally:
         await db.dispose()

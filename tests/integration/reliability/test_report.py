@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.figures import Figure, at_least, at_most, read_figures, write_figures
-from bench.report import BENCHES, Outcome, markdown, read_pipeline
+from bench.report import BENCHES, Outcome, markdown, read_crm_tools, read_pipeline
 
 
 def test_figures_round_trip_through_json_with_their_verdicts(tmp_path: Path) -> None:
@@ -56,6 +56,32 @@ tenant: 12.3 ms (burst drained in 4.0 s)
     assert idle.met is False and idle.baseline == "p50 3.10 ms; from commit p99 2.0 ms"
     assert figures["critical publish-to-dispatch p99, sustained (990/s)"].value == 40.0
     assert figures["small tenant's critical event during a burst"].value == 12.3
+
+
+def test_printed_crm_tool_figures_are_parsed_against_the_floor_of_their_run() -> None:
+    printed = """backend    accounts  tool                          p50 ms  p95 ms  p95-floor  CPU ms
+postgres    100,000  bare tool (floor)               0.27    0.51               0.27
+postgres    100,000  search_prospects                4.04    5.94      +5.43    3.49
+postgres    100,000  get_account                     1.62    2.70      +2.19    1.32
+postgres    100,000    data source alone: search     0.87    1.43               0.45
+postgres    100,000    host: 4 ms of fixed work      4.52    6.57      x1.45    4.52
+sqlite    1,000,000  bare tool (floor)               0.30    0.40               0.30
+sqlite    1,000,000  search_prospects               20.00   31.50     +31.10   20.00
+"""
+    figures = {f.name: f for f in read_crm_tools(printed)}
+
+    assert set(figures) == {
+        "search_prospects p95, postgres, 100,000 accounts, over the floor",
+        "get_account p95, postgres, 100,000 accounts, over the floor",
+        "search_prospects p95, sqlite, 1,000,000 accounts",
+    }
+    search = figures["search_prospects p95, postgres, 100,000 accounts, over the floor"]
+    assert (round(search.value, 2), search.met) == (5.43, False)
+    assert search.baseline == "bare tool p95 0.51 ms"
+    get = figures["get_account p95, postgres, 100,000 accounts, over the floor"]
+    assert (round(get.value, 2), get.met) == (2.19, True)
+    big = figures["search_prospects p95, sqlite, 1,000,000 accounts"]
+    assert (big.value, big.met) == (31.5, True)  # under 50 ms at 1M
 
 
 def test_the_table_has_a_row_per_figure_and_says_which_bench_gave_none() -> None:

@@ -8,11 +8,13 @@ search_prospects and get_account within 5 ms of the floor at 100k accounts, unde
 which runs in-process; not the Postgres server's): a figure other processes' load inflates
 far less than wall-clock time. The `host` row times a fixed pure-Python workload of about a
 search's length in the same interleaved rounds: its p95 / p50 is what this machine alone
-spreads a call of that length by. The `client's check` row times what the SDK's client
-does with each search result it receives: check it against the tool's output schema with
-jsonschema (a share of every search_prospects call no server can avoid but by returning
-less). Every tool call is audited as in production (buffered writer
-running); the run fails unless each call left exactly one audit row.
+spreads a call of that length by. The `search's page, bare tool` row is a bare tool
+returning a constant page of the same rows as the search (same output schema): what the SDK
+alone spends on a result that size; search_prospects over it is what our server adds. The
+`client's check` row times what the SDK's client does with each search result it receives:
+check it against the tool's output schema with jsonschema (a share of every search call no
+server can avoid but by returning less). Every tool call is audited as in production
+(buffered writer running); the run fails unless each call left exactly one audit row.
 
 Stores are seeded once with the demo generator (one tenant holding every account) and
 reused by later runs: SQLite files under --work-dir, Postgres databases `sb_bench_crm_<N>`
@@ -53,12 +55,15 @@ from typing import Any
 import sqlalchemy as sa
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.tools import Tool
 from sqlalchemy.engine import make_url
 
 from orchestration.events.crm_sink import CrmEventSink
 from servers.mcp.common.caller import CallerContext, Role, StaticCallerResolver
+from servers.mcp.common.schema import simplify_schema
 from servers.mcp.common.state import AppState
 from servers.mcp.crm import build_crm_server
+from servers.mcp.crm_models import ProspectPage, ProspectRow
 from shared.config import Settings
 from shared.crm.models import ProspectSearch
 from shared.crm.repository import CrmRepository
@@ -89,14 +94,22 @@ QUERY_ARGS: dict[str, Any] = {
 }
 
 
-def floor_server() -> MCPServer[Any]:
-    server: MCPServer[Any] = MCPServer("floor")
+def floor_server(page: ProspectPage) -> MCPServer[Any]:
+    """Bare tools, nothing between the SDK and a constant: the framework floor (a string),
+    and a page of search results (the same rows, output schema and wire form as the search
+    it was taken from): what the SDK alone spends on a result of that size."""
 
-    @server.tool()
-    async def constant() -> str:  # pyright: ignore[reportUnusedFunction]
+    async def constant() -> str:
         return "ok"
 
-    return server
+    async def constant_page() -> ProspectPage:
+        return page
+
+    same_page = Tool.from_function(constant_page)
+    assert same_page.fn_metadata.output_schema is not None
+    # As the CRM server's tools have it (servers.mcp.common.tools.build_tools).
+    same_page.fn_metadata.output_schema = simplify_schema(same_page.fn_metadata.output_schema)
+    return MCPServer("floor", tools=[Tool.from_function(constant), same_page])
 
 
 async def _timed(
@@ -214,6 +227,15 @@ async def bench_store(
             resolver=StaticCallerResolver(CallerContext(tenant_id=tenant_id, role=Role.ADMIN)),
             repository_factory=repository,
         )
+        direct = await repository(tenant_id)
+        direct_search = ProspectSearch.model_validate({**SEARCH_ARGS, "industry": ["dentist"]})
+        found = await direct.search_accounts(direct_search)
+        page = ProspectPage(
+            items=ProspectRow.from_summaries(found.items),
+            total=found.total,
+            total_at_least=found.total_at_least,
+            next_cursor=found.next_cursor,
+        )
         results: dict[str, tuple[float, float, float]] = {}
         audited_before = await _audit_rows(db)
         calls = 0
@@ -221,12 +243,15 @@ async def bench_store(
         # row is buffered and written in batches by a background task on this loop.
         async with (
             state.audit.running() if not args.sync_audit else contextlib.nullcontext(),
-            Client(floor_server()) as floor,
+            Client(floor_server(page)) as floor,
             Client(build_crm_server(state=state)) as crm,
         ):
 
             async def constant(_: int) -> None:
                 await floor.call_tool("constant", {})
+
+            async def constant_page(_: int) -> None:
+                await floor.call_tool("constant_page", {})
 
             async def search(i: int) -> None:
                 nonlocal calls
@@ -254,9 +279,6 @@ async def bench_store(
             async def client_check(_: int) -> None:
                 await crm.session.validate_tool_result("search_prospects", search_page)
 
-            direct = await repository(tenant_id)
-            direct_search = ProspectSearch.model_validate({**SEARCH_ARGS, "industry": ["dentist"]})
-
             async def repo_search(_: int) -> None:
                 await direct.search_accounts(direct_search)
 
@@ -275,6 +297,7 @@ async def bench_store(
             # Interleave rounds so load spikes on a shared machine hit every series alike.
             runs: dict[str, tuple[int, Callable[[int], Awaitable[Any]]]] = {
                 "floor": (3, constant),
+                "same_page": (3, constant_page),
                 "search": (3, search),
                 "get": (3, get),
                 "query": (1, query),
@@ -323,6 +346,7 @@ async def main(args: argparse.Namespace) -> None:
             floor_p95 = results["floor"][1]
             labels = {
                 "floor": "bare tool (floor)",
+                "same_page": "  search's page, bare tool",
                 "search": "search_prospects",
                 "get": "get_account",
                 "query": "query_crm (won by month)",

@@ -69,10 +69,25 @@ def read_crm_tools(out: str) -> list[Figure]:
         r"^(sqlite|postgres)\s+([\d,]+)\s+(\S.*?)\s+([\d.]+)\s+([\d.]+)"
         r"(?:\s+(?:[+-]|x)[\d.]+)?\s+[\d.]+\s*$"
     )
+    same_page: dict[tuple[str, str], float] = {}
     for backend, size, label, _p50, p95 in re.findall(pattern, out, re.M):
         if label.startswith("bare tool"):
             floors[(backend, size)] = _num(p95)
             continue
+        if label.startswith("search's page, bare tool"):
+            same_page[(backend, size)] = _num(p95)
+            continue
+        if label.startswith("search_prospects") and (backend, size) in same_page:
+            framework = same_page[(backend, size)]
+            figures.append(
+                Figure(
+                    f"search_prospects p95, {backend}, {size} accounts, over a bare tool "
+                    "returning its page (what the server adds)",
+                    _num(p95) - framework,
+                    "ms",
+                    baseline=f"that bare tool's p95 {framework:.2f} ms",
+                )
+            )
         if label.startswith(("search_prospects", "get_account")):
             floor = floors.get((backend, size))
             name = f"{label} p95, {backend}, {size} accounts"

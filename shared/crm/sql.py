@@ -251,8 +251,9 @@ async def _search_postgres(
 ) -> tuple[list[dict[str, Any]], int]:
     """The page (limit+1 rows) and the count. On two connections at once when the reader
     has them: the count's index scan and the page's then take the server's time of the
-    longer one, not of both (a third less wall time for a typical search, see
-    bench/crm_tools.py). Otherwise in one statement: one round trip."""
+    longer one, not of both (a typical search's reads at 100k accounts: 0.86 ms of wall
+    time instead of 1.20). Each is its own snapshot: a change committed between them can
+    show in one only. Otherwise in one statement: one round trip, one snapshot."""
     wanted = limit + 1
     bound = {**values, "wanted": wanted, "rest": wanted, "cap": cap}
 

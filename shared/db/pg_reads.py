@@ -92,7 +92,8 @@ class PostgresReader:
         It never holds a connection while it waits for another. The second lease, if it
         must come from the pool, is taken first while the idle one stays free for any
         read; so concurrent searches cannot each hold one connection and wait on a pool
-        they have emptied."""
+        they have emptied. (A read whose kept connection the server dropped runs again on a
+        fresh one, as `run` does, while the other read may still hold its own.)"""
         if self._keep < 2 or not self._idle:
             return None
         if len(self._idle) == 1:

@@ -258,3 +258,19 @@ async def test_run_together_waits_for_the_pool_holding_no_connection(postgres_ur
         assert together is not None and together[0] != together[1]
     finally:
         await db.dispose()
+
+
+async def test_a_pair_whose_kept_connection_was_dropped_still_answers_on_a_fresh_one(
+    postgres_db: Database,
+) -> None:
+    reader = postgres_reader(postgres_db)
+    await backend_pid(postgres_db)
+    pair = await reader.run_together(pid_of, pid_of)
+    assert pair is not None
+    async with postgres_db.engine.connect() as admin:
+        assert await admin.scalar(sa.text(f"SELECT pg_terminate_backend({pair[0]}, 10000)"))
+
+    again = await reader.run_together(pid_of, pid_of)
+    assert again is not None
+    assert pair[0] not in again and pair[1] in again  # the dropped one replaced, the other kept
+    assert reader.fresh_leases == 3

@@ -29,6 +29,16 @@ log = logging.getLogger(__name__)
 
 _local_waiters: set[Wakeup] = set()
 
+# What LISTEN's connection can fail with, through SQLAlchemy or from asyncpg itself (a
+# connection the server cut while asyncpg still reads its goodbye: a protocol state error).
+_CONNECTION_ERRORS = (
+    OSError,
+    DBAPIError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+)
+
 
 def notify_local() -> None:
     """Wake every worker of this process (called after an event is committed)."""
@@ -61,15 +71,15 @@ class Wakeup:
 
     async def _listen(self) -> None:
         try:
-            conn = await self._db.engine.connect()
-            raw = await conn.get_raw_connection()
+            self._conn = await self._db.engine.connect()
+            raw = await self._conn.get_raw_connection()
             driver: Any = raw.driver_connection
             await driver.add_listener(NOTIFY_CHANNEL, self._on_notify)
             driver.add_termination_listener(self._on_terminated)
-        except (OSError, DBAPIError, asyncpg.PostgresError) as exc:  # polling still works
+        except _CONNECTION_ERRORS as exc:  # polling still works
             log.warning("LISTEN %s failed (%s); polling instead", NOTIFY_CHANNEL, exc)
+            await self._close_conn()  # (a connection it got but could not listen on)
             return
-        self._conn = conn
         self._listening = True
 
     def _on_notify(self, *_args: object) -> None:
@@ -97,7 +107,7 @@ class Wakeup:
     async def _close_conn(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None
-            with contextlib.suppress(OSError, DBAPIError, asyncpg.PostgresError):
+            with contextlib.suppress(*_CONNECTION_ERRORS):
                 await conn.invalidate()
                 await conn.close()
 

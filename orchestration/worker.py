@@ -60,13 +60,15 @@ log = logging.getLogger(__name__)
 
 # What a store call can fail with and the worker outlives (it retries): through SQLAlchemy,
 # or straight from asyncpg on the queue's fast paths (a lost connection, a deadlock the
-# server broke, a statement cancelled by a timeout).
+# server broke, a statement cancelled by a timeout, or a statement sent on a connection the
+# server is closing while asyncpg still reads its goodbye: an internal protocol state error).
 _STORE_ERRORS = (
     DBAPIError,
     OSError,
     TimeoutError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
 )
 _ACKS_OWED_PER_SLOT = 4  # finished events awaiting their recorded outcome, per handler slot
 
@@ -163,6 +165,8 @@ class Worker:
                 limit = min(free, config.batch_size)
                 settles_before = self._settles
                 batch = await self._claim(limit)
+                if batch is None:  # the store failed (and was waited for): proves nothing
+                    continue
                 self._busy += len(batch)
                 for event in batch:
                     self._inflight[event.id] = event
@@ -200,7 +204,9 @@ class Worker:
             with anyio.CancelScope(shield=True):
                 await asyncio.wait(tasks)
 
-    async def _claim(self, limit: int) -> list[ClaimedEvent]:
+    async def _claim(self, limit: int) -> list[ClaimedEvent] | None:
+        """The claimed batch; None when the store failed (after waiting a poll interval):
+        not an empty queue, which a draining worker would take as drained."""
         try:
             batch = await self.store.claim(
                 self.worker_id, limit=limit, per_tenant=self.config.tenant_share
@@ -208,7 +214,7 @@ class Worker:
         except _STORE_ERRORS as exc:
             log.warning("claim failed (%s); retrying in %.1fs", exc, self.config.poll_interval_s)
             await self.wakeup.wait(self.config.poll_interval_s)
-            return []
+            return None
         self.stats.claimed += len(batch)
         return batch
 

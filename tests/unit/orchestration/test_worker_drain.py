@@ -152,3 +152,40 @@ async def test_a_worker_outlives_a_database_error_from_the_asyncpg_paths() -> No
 
     assert store.failed_settles == 1  # the outcome was recorded on the next try
     assert store.status == "completed" and stats.completed == 1
+
+
+class _CutConnectionOnceStore(_SlowClaimStore):
+    """Its first claim fails as asyncpg fails a statement sent on a connection the server
+    has just cut, while it is still reading the server's goodbye (seen in the chaos test's
+    connection cuts: it once ended a worker)."""
+
+    def __init__(self, event: ClaimedEvent) -> None:
+        super().__init__(event)
+        self.failed_claims = 0
+
+    async def claim(self, worker_id: str, *, limit: int, per_tenant: int) -> list[ClaimedEvent]:
+        if not self.failed_claims:
+            self.failed_claims += 1
+            raise asyncpg.exceptions.InternalClientError(
+                "cannot switch to state 12; another operation (2) is in progress"
+            )
+        return await super().claim(worker_id, limit=limit, per_tenant=per_tenant)
+
+
+async def test_a_worker_outlives_a_claim_on_a_connection_the_server_is_closing() -> None:
+    store = _CutConnectionOnceStore(claimed_event(attempts=0))
+
+    async def handler(event: ClaimedEvent) -> HandlerOutcome:
+        return HandlerOutcome(OutcomeKind.COMPLETED)
+
+    worker = Worker(
+        store,  # pyright: ignore[reportArgumentType]
+        handler,
+        _NoWakeups(),
+        config=QueueConfig(concurrency=1, batch_size=1, retention_days=0, poll_interval_s=0.01),
+    )
+    stats = await asyncio.wait_for(worker.run(drain=True), timeout=10)
+
+    # Claimed again on the next try: a failed claim is not an empty queue, even when draining.
+    assert store.failed_claims == 1
+    assert store.status == "completed" and stats.completed == 1

@@ -15,10 +15,9 @@ import contextlib
 import logging
 from typing import Any
 
-import asyncpg  # pyright: ignore[reportMissingTypeStubs]
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orchestration.db_errors import CONNECTION_ERRORS
 from shared.db.database import Database
 
 __all__ = ["NOTIFY_CHANNEL", "Wakeup", "notify_local"]
@@ -28,16 +27,6 @@ NOTIFY_CHANNEL = "switchboard_events"
 log = logging.getLogger(__name__)
 
 _local_waiters: set[Wakeup] = set()
-
-# What LISTEN's connection can fail with, through SQLAlchemy or from asyncpg itself (a
-# connection the server cut while asyncpg still reads its goodbye: a protocol state error).
-_CONNECTION_ERRORS = (
-    OSError,
-    DBAPIError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.InternalClientError,
-)
 
 
 def notify_local() -> None:
@@ -76,7 +65,7 @@ class Wakeup:
             driver: Any = raw.driver_connection
             await driver.add_listener(NOTIFY_CHANNEL, self._on_notify)
             driver.add_termination_listener(self._on_terminated)
-        except _CONNECTION_ERRORS as exc:  # polling still works
+        except CONNECTION_ERRORS as exc:  # polling still works
             log.warning("LISTEN %s failed (%s); polling instead", NOTIFY_CHANNEL, exc)
             await self._close_conn()  # (a connection it got but could not listen on)
             return
@@ -107,7 +96,7 @@ class Wakeup:
     async def _close_conn(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None
-            with contextlib.suppress(*_CONNECTION_ERRORS):
+            with contextlib.suppress(*CONNECTION_ERRORS):
                 await conn.invalidate()
                 await conn.close()
 

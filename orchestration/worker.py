@@ -31,9 +31,8 @@ import time
 import uuid
 
 import anyio
-import asyncpg  # pyright: ignore[reportMissingTypeStubs]
-from sqlalchemy.exc import DBAPIError
 
+from orchestration.db_errors import CONNECTION_ERRORS
 from orchestration.queue.config import QueueConfig
 from orchestration.queue.sql_store import SqlQueueStore
 from orchestration.queue.store import QueueStore, Settlement, system_clock
@@ -58,18 +57,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# What a store call can fail with and the worker outlives (it retries): through SQLAlchemy,
-# or straight from asyncpg on the queue's fast paths (a lost connection, a deadlock the
-# server broke, a statement cancelled by a timeout, or a statement sent on a connection the
-# server is closing while asyncpg still reads its goodbye: an internal protocol state error).
-_STORE_ERRORS = (
-    DBAPIError,
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.InternalClientError,
-)
+_STORE_ERRORS = CONNECTION_ERRORS  # what a store call can fail with and the worker outlives
 _ACKS_OWED_PER_SLOT = 4  # finished events awaiting their recorded outcome, per handler slot
 
 

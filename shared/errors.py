@@ -22,7 +22,16 @@ class ConfigError(SwitchboardError):
 
 
 class DatabaseUnavailableError(SwitchboardError):
-    """The database could not be reached or refused our credentials."""
+    """The database could not be reached or refused our credentials.
+
+    `transient`: the server cannot take this connection for now (not listening yet,
+    starting, shutting down, full, or not accepting connections to this database), as while
+    it starts or restarts; trying again later may work. Not for a refused password or an
+    unknown database, which only a change of settings mends."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class SchemaVersionError(SwitchboardError):

@@ -54,6 +54,13 @@ class QueueConfig(BaseSettings):
     )
     retry_base_s: float = Field(default=2.0, gt=0, description="First retry delay before jitter")
     retry_max_s: float = Field(default=600.0, gt=0, description="Longest retry delay")
+    startup_wait_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="How long a starting worker waits for a database that cannot take "
+        "connections yet (not up, restarting), retrying, before it exits",
+    )
     shutdown_grace_s: float = Field(
         default=30.0, ge=0, description="On SIGTERM, how long in-flight events may finish"
     )

@@ -6,6 +6,7 @@ import asyncio
 import getpass
 import json
 import sys
+import time
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ import typer
 from shared.audit import AuditEntry, record_audit
 from shared.config import Settings, get_settings
 from shared.db.database import Database
+from shared.errors import DatabaseUnavailableError
 
 __all__ = ["audit_cli", "cli_actor", "echo_json", "fail", "open_database", "run"]
 
@@ -33,19 +35,41 @@ def run(main: Callable[[], Awaitable[T]]) -> T:
 
 @asynccontextmanager
 async def open_database(
-    settings: Settings | None = None, *, migrated: bool = True
+    settings: Settings | None = None, *, migrated: bool = True, wait_s: float = 0.0
 ) -> AsyncGenerator[Database]:
-    """The configured store, checked reachable (and migrated, unless `migrated=False`)."""
+    """The configured store, checked reachable (and migrated, unless `migrated=False`).
+
+    `wait_s`: while the server cannot take connections for now (not up yet, restarting,
+    full), try again with backoff for up to this long, saying so on stderr, before giving
+    up; a refused password, an unknown database or an unmigrated schema fail at once."""
     settings = settings or get_settings()
     db = Database.from_url(settings.database_url)
     try:
-        if migrated:
-            await db.check_ready()
-        else:
-            await db.check_reachable()
+        await _check_store(db, migrated=migrated, wait_s=wait_s)
         yield db
     finally:
         await db.dispose()
+
+
+_FIRST_RETRY_S = 0.5
+_LONGEST_RETRY_S = 5.0
+
+
+async def _check_store(db: Database, *, migrated: bool, wait_s: float) -> None:
+    deadline = time.monotonic() + wait_s
+    delay = _FIRST_RETRY_S
+    while True:
+        try:
+            await (db.check_ready() if migrated else db.check_reachable())
+            return
+        except DatabaseUnavailableError as exc:
+            left = deadline - time.monotonic()
+            if not exc.transient or left <= 0:
+                raise
+            pause = min(delay, left)
+            stderr(f"{exc}: trying again in {pause:.1f} s (for up to {left:.0f} s more)")
+            await asyncio.sleep(pause)
+            delay = min(delay * 2, _LONGEST_RETRY_S)
 
 
 def echo_json(value: Any) -> None:

@@ -93,7 +93,11 @@ def worker_command(
 
     async def main() -> WorkerStats:
         settings = get_settings()
-        async with open_database() as db, AsyncExitStack() as stack:
+        # Started beside its database, or while it restarts: wait for it, then run.
+        async with (
+            open_database(settings, wait_s=config.startup_wait_s) as db,
+            AsyncExitStack() as stack,
+        ):
             runtime = await stack.enter_async_context(
                 open_worker_runtime(
                     settings, db, local_mcp_servers=local_mcp_servers(settings, db, stack)

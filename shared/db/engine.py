@@ -111,6 +111,12 @@ def engine_for_url(raw_url: str, **engine_kwargs: Any) -> AsyncEngine:
     return create_engine(parse_database_url(raw_url), **engine_kwargs)
 
 
+# Postgres refusing a connection for now: starting up or shutting down (57P03), shut down
+# by an administrator (57P01), out of connection slots (53300), or not accepting
+# connections to this database at the moment (55000: ALLOW_CONNECTIONS false).
+_TRANSIENT_SQLSTATES = frozenset({"57P03", "57P01", "53300", "55000"})
+
+
 def describe_connection_error(
     exc: BaseException, target: DatabaseTarget
 ) -> DatabaseUnavailableError:
@@ -136,6 +142,10 @@ def describe_connection_error(
         reason = text
     else:
         reason = f"{name}: {text}"
+    transient = isinstance(root, OSError | TimeoutError) or (
+        getattr(root, "sqlstate", None) in _TRANSIENT_SQLSTATES
+    )
     return DatabaseUnavailableError(
-        f"cannot connect to {where}: {reason}; check SWITCHBOARD_DATABASE_URL"
+        f"cannot connect to {where}: {reason}; check SWITCHBOARD_DATABASE_URL",
+        transient=transient,
     )

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from shared.crm.sql import SqlCrmRepository
 from shared.db import pg_reads
 from shared.db.database import Database
-from shared.db.pg_reads import postgres_reader
+from shared.db.pg_reads import PostgresReader, postgres_reader
 from shared.errors import DatabaseUnavailableError
 from tests.contract.crm.builders import CrmBuilder
 
@@ -177,6 +177,15 @@ async def pid_of(conn: Any) -> int:
     return int(await conn.fetchval("SELECT pg_backend_pid()"))
 
 
+async def kept_pair(db: Database) -> tuple[PostgresReader, tuple[int, int]]:
+    """`db`'s reader once it keeps two leases (one read, then one pair), and their pids."""
+    reader = postgres_reader(db)
+    await backend_pid(db)
+    pair = await reader.run_together(pid_of, pid_of)
+    assert pair is not None
+    return reader, pair
+
+
 async def test_run_together_runs_both_reads_at_once_on_two_kept_connections(
     postgres_db: Database,
 ) -> None:
@@ -222,10 +231,7 @@ async def test_run_together_runs_nothing_when_the_pool_is_too_small_to_keep_two(
 async def test_a_pair_with_a_failing_read_raises_it_and_keeps_only_the_good_connection(
     postgres_db: Database,
 ) -> None:
-    reader = postgres_reader(postgres_db)
-    await backend_pid(postgres_db)
-    pair = await reader.run_together(pid_of, pid_of)
-    assert pair is not None
+    reader, pair = await kept_pair(postgres_db)
 
     async def broken(conn: Any) -> None:
         await conn.fetch("SELECT * FROM no_such_table")
@@ -263,10 +269,7 @@ async def test_run_together_waits_for_the_pool_holding_no_connection(postgres_ur
 async def test_a_pair_whose_kept_connection_was_dropped_still_answers_on_a_fresh_one(
     postgres_db: Database,
 ) -> None:
-    reader = postgres_reader(postgres_db)
-    await backend_pid(postgres_db)
-    pair = await reader.run_together(pid_of, pid_of)
-    assert pair is not None
+    reader, pair = await kept_pair(postgres_db)
     async with postgres_db.engine.connect() as admin:
         assert await admin.scalar(sa.text(f"SELECT pg_terminate_backend({pair[0]}, 10000)"))
 

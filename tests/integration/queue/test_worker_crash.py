@@ -3,46 +3,22 @@ completes it once the visibility timeout passes."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-from orchestration.events.models import CustomerEvent
-from orchestration.events.publish import publish
 from orchestration.queue.sql_store import SqlQueueStore
 from shared.db.database import Database
-from shared.tenants import create_tenant
-
-REPO = Path(__file__).resolve().parents[3]
+from tests.integration.queue.worker_process import queue_one_event, start_worker, wait_for
 
 
 def _worker(url: str, markers: Path, handler: str, log: Path) -> subprocess.Popen[bytes]:
     env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "SWITCHBOARD_DATABASE_URL": url,
         "SWITCHBOARD_TEST_MARKER_DIR": str(markers),
         "SWITCHBOARD_QUEUE_VISIBILITY_TIMEOUT_S": "1",
         "SWITCHBOARD_QUEUE_POLL_INTERVAL_S": "0.2",
     }
-    with log.open("wb") as output:  # a file, not a pipe: nothing to drain or leak
-        return subprocess.Popen(
-            [sys.executable, "-m", "servers.cli.main", "worker", "--handler", handler],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def _wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    return start_worker(url, log, "--handler", handler, env=env)
 
 
 async def test_event_of_a_killed_worker_is_completed_by_another(
@@ -50,13 +26,12 @@ async def test_event_of_a_killed_worker_is_completed_by_another(
 ) -> None:
     db = Database.from_url(postgres_url)
     try:
-        tenant = await create_tenant(db, "acme")
-        queued = await publish(db, CustomerEvent(tenantId=tenant.id, eventType="deal_closed"))
+        queued = await queue_one_event(db)
         handlers = "tests.integration.queue.handlers"
         doomed = _worker(postgres_url, tmp_path, f"{handlers}:hang", tmp_path / "doomed.log")
         try:
             started = tmp_path / f"started-{doomed.pid}"
-            _wait_for(started.exists, 30, "the first worker to take the event")
+            wait_for(started.exists, 30, "the first worker to take the event")
         finally:
             doomed.send_signal(signal.SIGKILL)
             doomed.wait(10)
@@ -67,7 +42,7 @@ async def test_event_of_a_killed_worker_is_completed_by_another(
         survivor = _worker(postgres_url, tmp_path, f"{handlers}:complete", survivor_log)
         try:
             done = tmp_path / f"done-{queued.queue_id}"
-            _wait_for(done.exists, 30, "the second worker to complete the event")
+            wait_for(done.exists, 30, "the second worker to complete the event")
             assert done.read_text() == str(survivor.pid)
         finally:
             survivor.send_signal(signal.SIGTERM)

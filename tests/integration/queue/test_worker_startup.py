@@ -4,48 +4,25 @@ not to wait, exits at once with one clear line."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from orchestration.events.models import CustomerEvent
-from orchestration.events.publish import publish
 from shared.db.database import Database
-from shared.tenants import create_tenant
+from tests.integration.queue.worker_process import queue_one_event, start_worker, wait_for
 
-REPO = Path(__file__).resolve().parents[3]
 COMPLETE = "tests.integration.queue.handlers:complete"
 
 
 def _worker(url: str, log: Path, markers: Path, wait_s: str) -> subprocess.Popen[bytes]:
     env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "SWITCHBOARD_DATABASE_URL": url,
         "SWITCHBOARD_TEST_MARKER_DIR": str(markers),
         "SWITCHBOARD_QUEUE_STARTUP_WAIT_S": wait_s,
         "SWITCHBOARD_QUEUE_POLL_INTERVAL_S": "0.2",
     }
-    with log.open("wb") as output:
-        return subprocess.Popen(
-            [sys.executable, "-m", "servers.cli.main", "worker", "--drain", "--handler", COMPLETE],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def _wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    return start_worker(url, log, "--drain", "--handler", COMPLETE, env=env)
 
 
 async def _allow_connections(postgres_url: str, allowed: bool) -> None:
@@ -67,15 +44,14 @@ async def test_a_worker_waits_for_a_database_that_refuses_connections_then_works
 ) -> None:
     db = Database.from_url(postgres_url)
     try:
-        tenant = await create_tenant(db, "acme")
-        queued = await publish(db, CustomerEvent(tenantId=tenant.id, eventType="deal_closed"))
+        queued = await queue_one_event(db)
     finally:
         await db.dispose()
     log = tmp_path / "worker.log"
     await _allow_connections(postgres_url, False)  # as while the server restarts
     worker = _worker(postgres_url, log, tmp_path, wait_s="120")
     try:
-        _wait_for(
+        wait_for(
             lambda: b"trying again" in log.read_bytes() or worker.poll() is not None,
             60,
             "the worker to wait",

@@ -17,7 +17,7 @@ import asyncpg  # pyright: ignore[reportMissingTypeStubs]
 from orchestration.queue.config import QueueConfig
 from orchestration.queue.store import Settlement, SettleReport, system_clock
 from orchestration.queue.types import ClaimedEvent, HandlerOutcome, OutcomeKind
-from orchestration.worker import Worker
+from orchestration.worker import Worker, WorkerStats
 from tests.unit.orchestration.claimed_events import claimed_event
 
 
@@ -121,6 +121,21 @@ async def test_a_retry_recorded_during_an_empty_claim_is_still_run_before_draini
     assert (stats.retried, stats.completed) == (1, 1)
 
 
+async def _drain_completing(store: _SlowClaimStore) -> WorkerStats:
+    """A draining worker of one slot whose handler completes every event, polling fast."""
+
+    async def handler(event: ClaimedEvent) -> HandlerOutcome:
+        return HandlerOutcome(OutcomeKind.COMPLETED)
+
+    worker = Worker(
+        store,  # pyright: ignore[reportArgumentType]
+        handler,
+        _NoWakeups(),
+        config=QueueConfig(concurrency=1, batch_size=1, retention_days=0, poll_interval_s=0.01),
+    )
+    return await asyncio.wait_for(worker.run(drain=True), timeout=10)
+
+
 class _DeadlockOnceStore(_SlowClaimStore):
     """Its first acknowledgement fails as Postgres fails one side of a deadlock it broke
     (raised by asyncpg itself on the queue's fast paths, not through SQLAlchemy)."""
@@ -138,17 +153,7 @@ class _DeadlockOnceStore(_SlowClaimStore):
 
 async def test_a_worker_outlives_a_database_error_from_the_asyncpg_paths() -> None:
     store = _DeadlockOnceStore(claimed_event(attempts=0))
-
-    async def handler(event: ClaimedEvent) -> HandlerOutcome:
-        return HandlerOutcome(OutcomeKind.COMPLETED)
-
-    worker = Worker(
-        store,  # pyright: ignore[reportArgumentType]
-        handler,
-        _NoWakeups(),
-        config=QueueConfig(concurrency=1, batch_size=1, retention_days=0, poll_interval_s=0.01),
-    )
-    stats = await asyncio.wait_for(worker.run(drain=True), timeout=10)
+    stats = await _drain_completing(store)
 
     assert store.failed_settles == 1  # the outcome was recorded on the next try
     assert store.status == "completed" and stats.completed == 1
@@ -174,17 +179,7 @@ class _CutConnectionOnceStore(_SlowClaimStore):
 
 async def test_a_worker_outlives_a_claim_on_a_connection_the_server_is_closing() -> None:
     store = _CutConnectionOnceStore(claimed_event(attempts=0))
-
-    async def handler(event: ClaimedEvent) -> HandlerOutcome:
-        return HandlerOutcome(OutcomeKind.COMPLETED)
-
-    worker = Worker(
-        store,  # pyright: ignore[reportArgumentType]
-        handler,
-        _NoWakeups(),
-        config=QueueConfig(concurrency=1, batch_size=1, retention_days=0, poll_interval_s=0.01),
-    )
-    stats = await asyncio.wait_for(worker.run(drain=True), timeout=10)
+    stats = await _drain_completing(store)
 
     # Claimed again on the next try: a failed claim is not an empty queue, even when draining.
     assert store.failed_claims == 1

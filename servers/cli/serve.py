@@ -7,7 +7,8 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from servers.cli.common import open_database, run
+from orchestration.queue.config import QueueConfig
+from servers.cli.common import fail, open_database, run
 from servers.http.app import HttpOptions, build_app
 from servers.http.demo import prepare_demo
 from shared.config import get_settings
@@ -52,9 +53,15 @@ def serve_command(
         for line in run(lambda: prepare_demo(settings)):
             typer.echo(line, err=True)
     else:
+        try:
+            wait_s = QueueConfig().startup_wait_s
+        except ValueError as exc:
+            fail(f"queue settings (SWITCHBOARD_QUEUE_*) are invalid: {exc}")
+            raise AssertionError from None
 
         async def check_store() -> None:  # one clear line now, not a traceback at startup
-            async with open_database(settings):
+            # Started beside its database, or while it restarts: wait for it, as a worker does.
+            async with open_database(settings, wait_s=wait_s):
                 pass
 
         run(check_store)

@@ -19,18 +19,25 @@ from shared.tenants import create_tenant
 REPO = Path(__file__).resolve().parents[3]
 
 
-def start_worker(
+def start_switchboard(
     url: str, log: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
-    """`switchboard worker ARGS` on `url`, stdout and stderr into `log`."""
+    """`switchboard ARGS` on `url`, stdout and stderr into `log`."""
     environment = {**os.environ, "PYTHONPATH": str(REPO), "SWITCHBOARD_DATABASE_URL": url}
     with log.open("wb") as output:  # a file, not a pipe: nothing to drain or leak
         return subprocess.Popen(
-            [sys.executable, "-m", "servers.cli.main", "worker", *args],
+            [sys.executable, "-m", "servers.cli.main", *args],
             env={**environment, **(env or {})},
             stdout=output,
             stderr=subprocess.STDOUT,
         )
+
+
+def start_worker(
+    url: str, log: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`switchboard worker ARGS` on `url`, stdout and stderr into `log`."""
+    return start_switchboard(url, log, "worker", *args, env=env)
 
 
 def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:

@@ -1,17 +1,24 @@
-"""A `switchboard worker` started while its database cannot take connections (not up yet, or
-restarting) waits for it, saying so, and then works; one whose settings are wrong, or told
-not to wait, exits at once with one clear line."""
+"""A `switchboard worker` or `serve` started while its database cannot take connections (not
+up yet, or restarting) waits for it, saying so, and then works; one whose settings are wrong,
+or told not to wait, exits at once with one clear line."""
 
 from __future__ import annotations
 
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from shared.db.database import Database
-from tests.integration.queue.worker_process import queue_one_event, start_worker, wait_for
+from tests.fakes.server import free_port
+from tests.integration.queue.worker_process import (
+    queue_one_event,
+    start_switchboard,
+    start_worker,
+    wait_for,
+)
 
 COMPLETE = "tests.integration.queue.handlers:complete"
 
@@ -93,3 +100,42 @@ async def test_a_worker_told_not_to_wait_or_refused_its_password_exits_at_once(
         assert reason in out and "trying again" not in out, out
         assert "Traceback" not in out and "not-the-password" not in out
         assert len(out.strip().splitlines()) == 1, out
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as answer:
+            return answer.status == 200
+    except OSError:  # not listening yet, or 503
+        return False
+
+
+async def test_serve_waits_for_a_database_that_refuses_connections_then_answers(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    log, port = tmp_path / "serve.log", free_port()
+    await _allow_connections(postgres_url, False)
+    serve = start_switchboard(
+        postgres_url,
+        log,
+        "serve",
+        "--port",
+        str(port),
+        "--no-worker",
+        env={"SWITCHBOARD_QUEUE_STARTUP_WAIT_S": "120"},
+    )
+    try:
+        wait_for(
+            lambda: b"trying again" in log.read_bytes() or serve.poll() is not None,
+            60,
+            "serve to wait",
+        )
+        assert serve.poll() is None, log.read_text()
+        await _allow_connections(postgres_url, True)
+        wait_for(lambda: _ready(port) or serve.poll() is not None, 60, "serve to answer")
+        assert serve.poll() is None, log.read_text()
+    finally:
+        await _allow_connections(postgres_url, True)
+        serve.terminate()
+        serve.wait(30)
+    assert "not currently accepting connections" in log.read_text()
